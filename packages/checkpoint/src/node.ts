@@ -1,0 +1,4 @@
+// @splitwise/checkpoint/node: everything in the platform-neutral index plus file-system helpers.
+export * from './index.ts';
+export * from './node-checkpoint.ts';
+export * from './tokenizer-files.ts';

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// `splitwise`: make models, inspect the split engine, generate text.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { PRESETS, SplitwiseError, generate, parseHfConfig, planToJson, syncPointsPerForward, type GPT2Config } from '@splitwise/core';
+import { makeModel } from '@splitwise/checkpoint/node';
+import { readFile } from 'node:fs/promises';
+import { loadEngine } from './engine.ts';
+
+const int = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return n;
+};
+const num = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
+  return n;
+};
+
+async function configFrom(spec: string): Promise<GPT2Config> {
+  if (spec in PRESETS) return PRESETS[spec as keyof typeof PRESETS];
+  if (existsSync(spec)) return parseHfConfig(JSON.parse(await readFile(spec, 'utf8')));
+  throw new InvalidArgumentError(`--config must be a preset (${Object.keys(PRESETS).join(', ')}) or a config.json path`);
+}
+
+const program = new Command('splitwise').description('Collaborative edge-cloud GPT-2 inference, split per head and FFN chunk.');
+
+program
+  .command('make-model')
+  .description('write a deterministic random-weight GPT-2 in the Hugging Face layout (config.json, model.safetensors, tokenizer)')
+  .requiredOption('--config <name|file>', `preset (${Object.keys(PRESETS).join(', ')}) or a config.json`)
+  .option('--seed <n>', 'random seed', int('--seed'), 0)
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--dtype <F32|F16>', 'storage dtype', 'F32')
+  .action(async (o: { config: string; seed: number; out: string; dtype: string }) => {
+    if (o.dtype !== 'F32' && o.dtype !== 'F16') throw new InvalidArgumentError('--dtype must be F32 or F16');
+    const r = await makeModel({ config: await configFrom(o.config), seed: o.seed, outDir: o.out, dtype: o.dtype });
+    console.log(JSON.stringify(r));
+  });
+
+const engineOptions = (c: Command): Command =>
+  c
+    .requiredOption('--model <dir>', 'model folder (Hugging Face layout)')
+    .option('--plan <spec>', 'edge | cloud | half | layers:K | random:SEED | FILE.json', 'edge')
+    .option('--ffn-chunks <k>', 'FFN chunks per layer (default n_head)', int('--ffn-chunks'))
+    .option('--threads <n>', 'onnxruntime intra-op threads per side', int('--threads'));
+
+engineOptions(program.command('logits').description('run the split engine once; print the last position\'s logits as JSON'))
+  .requiredOption('--ids <list>', 'comma-separated token ids', (v) => v.split(',').map(int('--ids')))
+  .action(async (o: { model: string; plan: string; ids: number[]; ffnChunks?: number; threads?: number }) => {
+    const e = await loadEngine(o.model, o.plan, o);
+    const before = { ...e.link.stats };
+    const logits = await e.edge.forward(o.ids);
+    const s = e.link.stats;
+    console.log(
+      JSON.stringify({
+        logits: Array.from(logits),
+        plan: planToJson(e.edge.plan),
+        crossings: s.calls - before.calls,
+        bytes: { up: s.bytesUp - before.bytesUp, down: s.bytesDown - before.bytesDown, total: s.bytesUp - before.bytesUp + s.bytesDown - before.bytesDown },
+      }),
+    );
+  });
+
+engineOptions(program.command('generate').description('generate text with the split engine'))
+  .requiredOption('--prompt <text>', 'prompt')
+  .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens'), 32)
+  .option('--temperature <t>', '0 = greedy', num, 0)
+  .option('--top-k <k>', '0 = off', int('--top-k'), 0)
+  .option('--top-p <p>', '1 = off', num, 1)
+  .option('--seed <n>', 'sampling seed', int('--seed'), 0)
+  .action(async (o: { model: string; plan: string; prompt: string; maxNewTokens: number; temperature: number; topK: number; topP: number; seed: number; ffnChunks?: number; threads?: number }) => {
+    const e = await loadEngine(o.model, o.plan, o);
+    if (!e.tokenizer) throw new SplitwiseError('no_tokenizer', `${o.model} has no tokenizer.json`);
+    const prompt = e.tokenizer.encode(o.prompt);
+    process.stdout.write(o.prompt);
+    const ids: number[] = [], ms: number[] = [];
+    for await (const t of generate(e.edge, prompt, { ...o, eosTokenId: e.graph.config.eosTokenId })) {
+      ids.push(t.id);
+      ms.push(t.ms);
+      process.stdout.write(e.tokenizer.decode([t.id]));
+    }
+    const decode = ms.slice(1).sort((a, b) => a - b);
+    process.stdout.write('\n');
+    console.error(
+      JSON.stringify({
+        promptTokens: prompt.length,
+        newTokens: ids.length,
+        prefillMs: Number(ms[0]?.toFixed(1)),
+        decodeMsMedian: decode.length ? Number(decode[decode.length >> 1]!.toFixed(2)) : null,
+        syncPointsPerToken: syncPointsPerForward(e.edge.plan),
+        link: e.link.stats,
+      }),
+    );
+  });
+
+program
+  .command('demo')
+  .description('make the default model if absent (models/default, gpt2-small shape) and generate from a prompt')
+  .option('--plan <spec>', 'partition plan', 'half')
+  .option('--prompt <text>', 'prompt', 'The edge and the cloud')
+  .action(async (o: { plan: string; prompt: string }) => {
+    const dir = join(process.cwd(), 'models', 'default');
+    if (!existsSync(join(dir, 'model.safetensors'))) {
+      console.error(`making the default model in ${dir} (random weights, gpt2-small shape) ...`);
+      await makeModel({ config: 'gpt2', seed: 0, outDir: dir });
+    }
+    await program.parseAsync(['generate', '--model', dir, '--plan', o.plan, '--prompt', o.prompt, '--max-new-tokens', '24'], { from: 'user' });
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  // typed errors print their code and message, not a stack: they are the user's to act on
+  if (e instanceof SplitwiseError) console.error(`splitwise: ${e.code}: ${e.message}`);
+  else if (e instanceof InvalidArgumentError) console.error(`splitwise: ${e.message}`);
+  else console.error(e);
+  process.exitCode = 1;
+});

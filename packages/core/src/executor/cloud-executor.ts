@@ -1,0 +1,93 @@
+// The cloud side: answers CloudRequests with its SideRunner. It trusts nothing it is sent:
+// plans are validated against its own model graph, tensor sizes and positions are checked, and a
+// repeated or late request (by sequence number) is refused rather than applied twice.
+import { ExecutorStateError, TensorShapeError } from '../errors.ts';
+import type { ModelGraph } from '../graph/model-graph.ts';
+import { validatePlan } from '../plan/partition-plan.ts';
+import { combine } from './combine.ts';
+import type { CloudHandler } from './link.ts';
+import type { CloudReply, CloudRequest } from './messages.ts';
+import type { SplitSessions } from './runtime.ts';
+import { blocksOf } from './schedule.ts';
+import { SideRunner } from './side-runner.ts';
+import type { SplitWeights } from './split-weights.ts';
+import { edgeOnlyPlan } from '../plan/partition-plan.ts';
+
+export class CloudExecutor implements CloudHandler {
+  readonly runner: SideRunner;
+  private lastSeq = -1;
+
+  constructor(
+    private readonly graph: ModelGraph,
+    weights: SplitWeights,
+    sessions: SplitSessions,
+  ) {
+    this.runner = new SideRunner('cloud', weights, sessions, edgeOnlyPlan(graph));
+  }
+
+  async handle(req: CloudRequest): Promise<CloudReply> {
+    switch (req.type) {
+      case 'reset':
+        this.runner.reset(validatePlan(req.plan, this.graph));
+        this.lastSeq = -1; // a new sequence: its segments count from 1 again
+        return { type: 'ok' };
+      case 'plan': {
+        const plan = validatePlan(req.plan, this.graph), E = this.graph.config.nEmbd;
+        const rebuild = new Map(req.rebuild.map((r) => [r.layer, r.x]));
+        await this.runner.setPlan(plan, req.length, (l) => {
+          const x = rebuild.get(l);
+          if (!x) throw new ExecutorStateError(`plan change gives the cloud heads in layer ${l} but no checkpoint to rebuild them from`);
+          if (x.length !== req.length * E) throw new TensorShapeError(`checkpoint for layer ${l} must be ${req.length}x${E}`);
+          return x;
+        });
+        return { type: 'ok' };
+      }
+      case 'segment':
+        return this.segment(req);
+    }
+  }
+
+  private async segment(req: Extract<CloudRequest, { type: 'segment' }>): Promise<CloudReply> {
+    const { nEmbd: E, nPositions } = this.graph.config;
+    if (req.seq <= this.lastSeq) {
+      throw new ExecutorStateError(`segment seq ${req.seq} is not after ${this.lastSeq}: a repeated or late message is not applied`);
+    }
+    if (!Number.isInteger(req.count) || req.count < 1 || !Number.isInteger(req.start) || req.start < 0 || req.start + req.count > nPositions) {
+      throw new TensorShapeError(`segment positions [${req.start}, ${req.start + req.count}) are outside [0, ${nPositions})`);
+    }
+    if (req.x.length !== req.count * E) throw new TensorShapeError(`segment x has ${req.x.length} values; expected ${req.count}x${E}`);
+    const blocks = blocksOf(this.runner.currentPlan);
+    if (!(req.from >= 0 && req.from <= req.to && req.to < blocks.length)) {
+      throw new ExecutorStateError(`segment blocks [${req.from}, ${req.to}] are not within [0, ${blocks.length})`);
+    }
+    for (let b = req.from; b <= req.to; b++) {
+      const o = blocks[b]!.owner;
+      if (o === 'edge' || (o === 'mixed' && b !== req.to)) {
+        throw new ExecutorStateError(`block ${b} is ${o} under the cloud's plan; it cannot run in this segment`);
+      }
+    }
+    this.lastSeq = req.seq;
+
+    const T = req.count, w = this.runner.weights, checkpoints: Array<{ layer: number; x: Float32Array }> = [];
+    let x = req.x;
+    for (let b = req.from; b <= req.to; ) {
+      const blk = blocks[b]!, l = blk.layer;
+      if (blk.kind === 'attn' && b !== req.from && !(b === req.to && blk.owner === 'mixed')) checkpoints.push({ layer: l, x });
+      if (blk.owner === 'mixed') {
+        const partial = blk.kind === 'attn' ? await this.runner.attn(l, x, T, req.start) : await this.runner.ffn(l, x, T);
+        return { type: 'segment', seq: req.seq, x, partial, checkpoints };
+      }
+      if (blk.kind === 'attn' && b + 1 <= req.to && blocks[b + 1]!.owner === 'cloud') {
+        x = await this.runner.layer(l, x, T, req.start);
+        b += 2;
+        continue;
+      }
+      x =
+        blk.kind === 'attn'
+          ? combine(x, w.t(`h.${l}.attn.c_proj.bias`), [await this.runner.attn(l, x, T, req.start)])
+          : combine(x, w.t(`h.${l}.mlp.c_proj.bias`), [await this.runner.ffn(l, x, T)]);
+      b += 1;
+    }
+    return { type: 'segment', seq: req.seq, x, checkpoints };
+  }
+}

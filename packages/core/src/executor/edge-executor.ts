@@ -1,0 +1,164 @@
+// The edge side and the driver of every forward pass. It owns the embeddings, the LM head and
+// the residual stream; it runs its sub-blocks, hands cloud work over the CloudLink (see
+// schedule.ts), and keeps the partition checkpoint: the residual at every layer's input for every
+// past position, from which any KV cache a head needs after a plan change (or that the cloud
+// lost) is rebuilt.
+import { ContextLengthError, InvalidPlanError, LinkError, TensorShapeError } from '../errors.ts';
+import type { ModelGraph } from '../graph/model-graph.ts';
+import { ownedHeads, validatePlan, type PartitionPlan } from '../plan/partition-plan.ts';
+import { combine } from './combine.ts';
+import type { CloudLink } from './link.ts';
+import type { SplitSessions } from './runtime.ts';
+import { schedule, type BlockRef } from './schedule.ts';
+import { SideRunner } from './side-runner.ts';
+import type { SplitWeights } from './split-weights.ts';
+
+/** Rows of n_embd floats that grow by doubling: one layer's checkpoint. */
+class RowStore {
+  private buf = new Float32Array(0);
+  rows = 0;
+  constructor(private readonly width: number) {}
+  append(x: Float32Array): void {
+    const need = (this.rows * this.width) + x.length;
+    if (need > this.buf.length) {
+      const next = new Float32Array(Math.max(need, this.buf.length * 2));
+      next.set(this.buf.subarray(0, this.rows * this.width));
+      this.buf = next;
+    }
+    this.buf.set(x, this.rows * this.width);
+    this.rows += x.length / this.width;
+  }
+  view(): Float32Array {
+    return this.buf.subarray(0, this.rows * this.width);
+  }
+  get bytes(): number {
+    return this.rows * this.width * 4;
+  }
+}
+
+export class EdgeExecutor {
+  readonly runner: SideRunner;
+  /** Positions processed so far. */
+  length = 0;
+  private seq = 0;
+  private checkpoint: RowStore[];
+
+  private constructor(
+    readonly graph: ModelGraph,
+    readonly weights: SplitWeights,
+    sessions: SplitSessions,
+    readonly link: CloudLink,
+    plan: PartitionPlan,
+  ) {
+    this.runner = new SideRunner('edge', weights, sessions, plan);
+    this.checkpoint = plan.layers.map(() => new RowStore(graph.config.nEmbd));
+  }
+
+  /** Creates the edge and tells the cloud to start a sequence under `plan`. */
+  static async create(graph: ModelGraph, weights: SplitWeights, sessions: SplitSessions, link: CloudLink, plan: PartitionPlan): Promise<EdgeExecutor> {
+    const edge = new EdgeExecutor(graph, weights, sessions, link, validatePlan(plan, graph));
+    await link.request({ type: 'reset', plan: edge.plan });
+    return edge;
+  }
+
+  get plan(): PartitionPlan {
+    return this.runner.currentPlan;
+  }
+
+  /** Bytes held by the partition checkpoint. */
+  checkpointBytes(): number {
+    return this.checkpoint.reduce((a, s) => a + s.bytes, 0);
+  }
+
+  /** Start a new sequence (optionally under a new plan). */
+  async reset(plan: PartitionPlan = this.plan): Promise<void> {
+    const p = validatePlan(plan, this.graph);
+    await this.link.request({ type: 'reset', plan: p });
+    this.runner.reset(p);
+    this.length = 0;
+    this.seq = 0;
+    this.checkpoint = p.layers.map(() => new RowStore(this.graph.config.nEmbd));
+  }
+
+  /**
+   * Move heads and chunks between tokens. KV caches of heads that change side are rebuilt from
+   * the checkpoint: the cloud is sent the residual rows of each layer where it gains heads.
+   */
+  async setPlan(plan: PartitionPlan): Promise<void> {
+    const next = validatePlan(plan, this.graph), P = this.length;
+    const rows = (l: number): Float32Array => {
+      const r = this.checkpoint[l]!;
+      if (r.rows !== P) throw new InvalidPlanError(`checkpoint of layer ${l} has ${r.rows} rows, expected ${P}`);
+      return r.view();
+    };
+    const rebuild = next.layers.flatMap((_, l) => {
+      const before = ownedHeads(this.plan, l, 'cloud');
+      const gains = ownedHeads(next, l, 'cloud').some((h) => !before.includes(h));
+      return gains && P > 0 ? [{ layer: l, x: rows(l) }] : [];
+    });
+    await this.link.request({ type: 'plan', plan: next, length: P, rebuild });
+    await this.runner.setPlan(next, P, rows);
+  }
+
+  private embed(ids: number[], start: number): Float32Array {
+    const { nEmbd: E, vocabSize } = this.graph.config;
+    const wte = this.weights.t('wte.weight'), wpe = this.weights.t('wpe.weight');
+    const x = new Float32Array(ids.length * E);
+    ids.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new TensorShapeError(`token id ${id} is outside [0, ${vocabSize})`);
+      const p = start + t;
+      for (let i = 0; i < E; i++) x[t * E + i] = wte[id * E + i]! + wpe[p * E + i]!;
+    });
+    return x;
+  }
+
+  private bias(b: BlockRef): Float32Array {
+    return this.weights.t(b.kind === 'attn' ? `h.${b.layer}.attn.c_proj.bias` : `h.${b.layer}.mlp.c_proj.bias`);
+  }
+
+  private partial(b: BlockRef, x: Float32Array, T: number, start: number): Promise<Float32Array> {
+    return b.kind === 'attn' ? this.runner.attn(b.layer, x, T, start) : this.runner.ffn(b.layer, x, T);
+  }
+
+  /** Feed `ids` (the prompt, or one sampled token) and return the logits of the last position. */
+  async forward(ids: number[]): Promise<Float32Array> {
+    const T = ids.length, P = this.length, E = this.graph.config.nEmbd;
+    if (T < 1) throw new TensorShapeError('forward needs at least one token');
+    if (P + T > this.graph.config.nPositions) throw new ContextLengthError(P + T, this.graph.config.nPositions);
+    let x = this.embed(ids, P);
+    for (const step of schedule(this.plan)) {
+      if (step.type === 'edge-layer') {
+        this.checkpoint[step.layer]!.append(x);
+        x = await this.runner.layer(step.layer, x, T, P);
+      } else if (step.type === 'edge-block') {
+        const b = step.block;
+        if (b.kind === 'attn') this.checkpoint[b.layer]!.append(x);
+        x = combine(x, this.bias(b), [await this.partial(b, x, T, P)]);
+      } else {
+        const first = step.blocks[0]!, last = step.blocks.at(-1)!;
+        if (first.kind === 'attn') this.checkpoint[first.layer]!.append(x);
+        const req = { type: 'segment' as const, seq: ++this.seq, start: P, count: T, from: step.from, to: step.to, x };
+        // a mixed first block: the edge computes its share while the cloud computes its own
+        const [reply, edgeFirst] = await Promise.all([
+          this.link.request(req),
+          first.owner === 'mixed' ? this.partial(first, x, T, P) : undefined,
+        ]);
+        if (reply.type !== 'segment' || reply.seq !== req.seq || reply.x.length !== T * E) {
+          throw new LinkError(`cloud answered segment ${req.seq} with a malformed reply`, 'bad_reply');
+        }
+        for (const c of reply.checkpoints) this.checkpoint[c.layer]!.append(c.x);
+        if (last.owner === 'mixed') {
+          const alone = step.blocks.length === 1, xIn = alone ? x : reply.x;
+          if (!alone && last.kind === 'attn') this.checkpoint[last.layer]!.append(xIn);
+          if (reply.partial?.length !== T * E) throw new LinkError(`cloud sent no partial sum for mixed block ${last.index}`, 'bad_reply');
+          const mine = alone ? edgeFirst! : await this.partial(last, xIn, T, P);
+          x = combine(xIn, this.bias(last), [mine, reply.partial]);
+        } else {
+          x = reply.x;
+        }
+      }
+    }
+    this.length += T;
+    return this.runner.logits(x.subarray((T - 1) * E, T * E));
+  }
+}

@@ -1,0 +1,35 @@
+// The generation loop: prefill the prompt, then one token at a time. A hook may change the plan
+// between tokens (the policy does this when the network moves).
+import type { PartitionPlan } from '../plan/partition-plan.ts';
+import type { EdgeExecutor } from './edge-executor.ts';
+import { Sampler, type SamplingOptions } from './sampling.ts';
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Stop at this token (GPT-2: 50256, <|endoftext|>). */
+  eosTokenId?: number;
+  /** Called before each decode step; returning a plan switches to it first. */
+  planFor?: (step: number) => PartitionPlan | undefined;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Milliseconds the forward pass that produced it took (prefill for the first token). */
+  ms: number;
+}
+
+export async function* generate(edge: EdgeExecutor, prompt: number[], o: GenerateOptions): AsyncGenerator<GeneratedToken> {
+  const sampler = new Sampler(o);
+  await edge.reset();
+  let input = prompt;
+  for (let step = 0; step < o.maxNewTokens; step++) {
+    const plan = step > 0 ? o.planFor?.(step) : undefined;
+    if (plan) await edge.setPlan(plan);
+    const t0 = performance.now();
+    const logits = await edge.forward(input);
+    const id = sampler.next(logits);
+    yield { id, ms: performance.now() - t0 };
+    if (id === o.eosTokenId || edge.length >= edge.graph.config.nPositions) return;
+    input = [id];
+  }
+}

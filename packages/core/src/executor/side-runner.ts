@@ -1,0 +1,191 @@
+// What one side (edge or cloud) computes. Both sides run this same class over the same plan
+// semantics; they differ only in the RuntimeAdapter their sessions came from.
+// Each side keeps the KV cache of exactly the heads it runs, packed [h, P, hd] per layer.
+import { ExecutorStateError, TensorShapeError } from '../errors.ts';
+import type { PartitionPlan } from '../plan/partition-plan.ts';
+import { ownedChunks, ownedHeads } from '../plan/partition-plan.ts';
+import type { Side } from '../graph/model-graph.ts';
+import { f32, type SplitSessions, type TensorLike } from './runtime.ts';
+import type { SplitWeights } from './split-weights.ts';
+
+interface LayerKv {
+  heads: number[];
+  /** Positions held: P. */
+  length: number;
+  k: Float32Array; // [h, P, hd]
+  v: Float32Array;
+}
+
+const out = (r: Record<string, TensorLike>, name: string): Float32Array => {
+  const t = r[name];
+  if (!t || t.dtype !== 'float32') throw new TensorShapeError(`graph output "${name}" is missing or not float32`);
+  return t.data;
+};
+
+export class SideRunner {
+  private kv: LayerKv[] = [];
+  private plan!: PartitionPlan;
+
+  constructor(
+    readonly side: Side,
+    readonly weights: SplitWeights,
+    private readonly sessions: SplitSessions,
+    plan: PartitionPlan,
+  ) {
+    this.reset(plan);
+  }
+
+  get currentPlan(): PartitionPlan {
+    return this.plan;
+  }
+
+  /** Forget every position and adopt `plan`. */
+  reset(plan: PartitionPlan): void {
+    // gathered weight subsets stay valid while the plan does
+    if (this.plan === undefined || JSON.stringify(plan.layers) !== JSON.stringify(this.plan.layers)) this.weights.clearCache();
+    this.plan = plan;
+    this.kv = plan.layers.map((_, l) => ({ heads: ownedHeads(plan, l, this.side), length: 0, k: new Float32Array(0), v: new Float32Array(0) }));
+  }
+
+  heads(l: number): number[] {
+    return ownedHeads(this.plan, l, this.side);
+  }
+
+  chunks(l: number): number[] {
+    return ownedChunks(this.plan, l, this.side);
+  }
+
+  /** Bytes of KV cache held. */
+  kvBytes(): number {
+    return this.kv.reduce((a, l) => a + l.k.byteLength + l.v.byteLength, 0);
+  }
+
+  /** The KV cache of layer l as graph inputs; `start` must be the next position it expects. */
+  private kvFeeds(l: number, start: number): Record<string, TensorLike> {
+    const { hd } = this.weights, kv = this.kv[l]!;
+    if (kv.length !== start) {
+      throw new ExecutorStateError(
+        `${this.side} layer ${l}: KV cache holds ${kv.length} positions but the step starts at position ${start}`,
+      );
+    }
+    const dims = [kv.heads.length, kv.length, hd];
+    return { past_k: f32(kv.k, dims), past_v: f32(kv.v, dims) };
+  }
+
+  private scale(l: number): TensorLike {
+    return f32(new Float32Array([this.weights.scale(l)]), [1]);
+  }
+
+  /** This side's heads of layer l over T new rows: the partial sum (no bias); appends to the KV cache. */
+  async attn(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
+    const { E } = this.weights, heads = this.heads(l), m = heads.length * this.weights.hd;
+    const w = this.weights.attn(l, heads), t = this.weights.t.bind(this.weights);
+    const r = await this.sessions.attn.run({
+      x: f32(x, [T, E]),
+      ln_g: f32(t(`h.${l}.ln_1.weight`), [E]),
+      ln_b: f32(t(`h.${l}.ln_1.bias`), [E]),
+      w_qkv: f32(w.wQkv, [E, 3 * m]),
+      b_qkv: f32(w.bQkv, [3 * m]),
+      w_o: f32(w.wO, [m, E]),
+      scale: this.scale(l),
+      ...this.kvFeeds(l, start),
+    });
+    this.kv[l] = { heads, length: start + T, k: out(r, 'present_k'), v: out(r, 'present_v') };
+    return out(r, 'y');
+  }
+
+  /** This side's FFN chunks of layer l: the partial sum (no bias). */
+  async ffn(l: number, x: Float32Array, T: number): Promise<Float32Array> {
+    const { E } = this.weights, w = this.weights.ffn(l, this.chunks(l)), t = this.weights.t.bind(this.weights);
+    const r = await this.sessions.ffn.run({
+      x: f32(x, [T, E]),
+      ln_g: f32(t(`h.${l}.ln_2.weight`), [E]),
+      ln_b: f32(t(`h.${l}.ln_2.bias`), [E]),
+      w_fc: f32(w.wFc, [E, w.width]),
+      b_fc: f32(w.bFc, [w.width]),
+      w_proj: f32(w.wProj, [w.width, E]),
+    });
+    return out(r, 'y');
+  }
+
+  /** A layer this side owns whole, in one graph call: returns the residual after the layer. */
+  async layer(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
+    const { E } = this.weights, c = this.weights.ckpt.config, t = this.weights.t.bind(this.weights);
+    const a = this.weights.attn(l, this.heads(l)), f = this.weights.ffn(l, this.chunks(l));
+    const r = await this.sessions.block.run({
+      x: f32(x, [T, E]),
+      ln1_g: f32(t(`h.${l}.ln_1.weight`), [E]),
+      ln1_b: f32(t(`h.${l}.ln_1.bias`), [E]),
+      w_qkv: f32(a.wQkv, [E, 3 * E]),
+      b_qkv: f32(a.bQkv, [3 * E]),
+      w_o: f32(a.wO, [E, E]),
+      b_o: f32(t(`h.${l}.attn.c_proj.bias`), [E]),
+      scale: this.scale(l),
+      ln2_g: f32(t(`h.${l}.ln_2.weight`), [E]),
+      ln2_b: f32(t(`h.${l}.ln_2.bias`), [E]),
+      w_fc: f32(f.wFc, [E, c.nInner]),
+      b_fc: f32(f.bFc, [c.nInner]),
+      w_proj: f32(f.wProj, [c.nInner, E]),
+      b_proj: f32(t(`h.${l}.mlp.c_proj.bias`), [E]),
+      ...this.kvFeeds(l, start),
+    });
+    this.kv[l] = { heads: this.heads(l), length: start + T, k: out(r, 'present_k'), v: out(r, 'present_v') };
+    return out(r, 'x_out');
+  }
+
+  /** Final LayerNorm + LM head on one row (edge only). */
+  async logits(xLast: Float32Array): Promise<Float32Array> {
+    const { E } = this.weights, V = this.weights.ckpt.config.vocabSize;
+    const r = await this.sessions.lm_head.run({
+      x: f32(xLast, [1, E]),
+      ln_g: f32(this.weights.t('ln_f.weight'), [E]),
+      ln_b: f32(this.weights.t('ln_f.bias'), [E]),
+      w_lm: f32(this.weights.lmHeadT, [E, V]),
+    });
+    return out(r, 'logits');
+  }
+
+  /**
+   * Adopt a new plan between tokens, with P positions already processed. Heads this side loses
+   * drop their KV; heads it gains get theirs rebuilt from `checkpoint(l)`: the residual stream at
+   * layer l's input for the P past positions [P, E]. Heads it keeps keep their KV untouched.
+   */
+  async setPlan(plan: PartitionPlan, P: number, checkpoint: (l: number) => Float32Array): Promise<void> {
+    const { E, hd } = this.weights;
+    const next: LayerKv[] = [];
+    for (let l = 0; l < plan.layers.length; l++) {
+      const old = this.kv[l]!, heads = ownedHeads(plan, l, this.side);
+      if (old.heads.length > 0 && old.length !== P) {
+        throw new ExecutorStateError(`${this.side} layer ${l}: KV cache holds ${old.length} positions, plan change says ${P}`);
+      }
+      const gained = heads.filter((h) => !old.heads.includes(h));
+      let rebuilt: { k: Float32Array; v: Float32Array } | undefined;
+      if (gained.length > 0 && P > 0) {
+        const xPast = checkpoint(l);
+        if (xPast.length !== P * E) {
+          throw new TensorShapeError(`checkpoint for layer ${l} has ${xPast.length} values; expected ${P}x${E}`);
+        }
+        const w = this.weights.attn(l, gained), m = gained.length * hd, t = this.weights.t.bind(this.weights);
+        const r = await this.sessions.kv.run({
+          x: f32(xPast, [P, E]),
+          ln_g: f32(t(`h.${l}.ln_1.weight`), [E]),
+          ln_b: f32(t(`h.${l}.ln_1.bias`), [E]),
+          w_qkv: f32(w.wQkv, [E, 3 * m]),
+          b_qkv: f32(w.bQkv, [3 * m]),
+        });
+        rebuilt = { k: out(r, 'k'), v: out(r, 'v') };
+      }
+      const per = P * hd; // floats per head
+      const k = new Float32Array(heads.length * per), v = new Float32Array(heads.length * per);
+      if (per > 0) heads.forEach((h, j) => {
+        const i = old.heads.indexOf(h), src = i >= 0 ? old : rebuilt!, at = i >= 0 ? i : gained.indexOf(h);
+        k.set(src.k.subarray(at * per, (at + 1) * per), j * per);
+        v.set(src.v.subarray(at * per, (at + 1) * per), j * per);
+      });
+      next.push({ heads, length: P, k, v });
+    }
+    this.plan = plan;
+    this.kv = next;
+    this.weights.clearCache();
+  }
+}
