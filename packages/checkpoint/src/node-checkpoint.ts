@@ -2,7 +2,7 @@
 // Big models do not fit the easy path: Node cannot readFile more than 2 GiB, one Buffer tops out
 // at 4 GiB, and gpt2-xl is 6.2 GB in F32. So files above a threshold are read tensor by tensor
 // from their header's offsets, and writing always streams one tensor at a time.
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 import { InvalidConfigError, PRESETS, expectedTensors, parameterCount, parseHfConfig, toHfConfig } from '@splitwise/core';
@@ -112,9 +112,12 @@ export async function writeSafetensorsFile(
     } finally {
       await pending; // never close the handle under a running write
     }
-  } finally {
+  } catch (e) {
     await fh.close();
+    await rm(tmp, { force: true }); // no half-written file left behind
+    throw e;
   }
+  await fh.close();
   await rename(tmp, path);
   return layout.fileSize;
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import {
   makeRandomGpt2,
   parseSafetensors,
   writeGpt2Checkpoint,
+  writeSafetensorsFile,
 } from './node.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'splitwise-ckpt-'));
@@ -145,6 +146,16 @@ describe('writeGpt2Checkpoint / loadGpt2FromDir', () => {
       await expectReject(loadGpt2FromDir(dir), TruncatedFileError, /model\.safetensors/);
       await expectReject(loadGpt2FromDir(dir, { streamThresholdBytes: 0 }), TruncatedFileError, /model\.safetensors/);
     }
+  });
+});
+
+describe('writeSafetensorsFile', () => {
+  it('leaves no partial file when a tensor fails', async () => {
+    const dir = freshDir();
+    await mkdir(dir);
+    const specs = [{ name: 'a', dtype: 'F32' as const, shape: [2] }, { name: 'b', dtype: 'F32' as const, shape: [3] }];
+    await expectReject(writeSafetensorsFile(join(dir, 'x.safetensors'), specs, () => new Float32Array(2)), Error, /"b" has 2 values, shape \[3\] needs 3/);
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 

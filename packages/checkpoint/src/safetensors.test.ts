@@ -163,6 +163,11 @@ describe('malformed files are rejected with a typed error naming the problem', (
   it('header length that lies short (JSON cut off) or is too small', () => {
     expectError(() => parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4, 10)), InvalidHeaderError, /not valid JSON/);
     expectError(() => parseSafetensors(rawFile('{}', 0, 0)), InvalidHeaderError, /too small/);
+    // Too long but inside the file: the header swallows data bytes.
+    const h = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
+    const data = new Uint8Array(new Float32Array([1.5, -3]).buffer);
+    const n = JSON.stringify(h).length;
+    expectError(() => parseSafetensors(rawFile(h, data, n + 4)), InvalidHeaderError, /not valid (JSON|UTF-8)/);
   });
 
   it('non-JSON, non-UTF-8 and non-object headers', () => {

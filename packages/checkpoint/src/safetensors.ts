@@ -392,25 +392,24 @@ export function float32ToFloat16Bits(src: Float32Array): Uint16Array {
     const mant = x & 0x7fffff;
     const e = exp - 112; // rebias 127 -> 15
     let h: number;
-    if (exp === 0xff) {
+    if (e > 0 && e < 31) {
+      // Normal: keep 10 mantissa bits, round half to even without branches (round bit AND
+      // (sticky bits OR lsb)); a carry rolls into the exponent, up to Infinity.
+      h = (e << 10) | (mant >>> 13);
+      h += (mant >>> 12) & 1 & ((((mant & 0xfff) + 0xfff) >>> 12) | h);
+    } else if (exp === 0xff) {
       h = 0x7c00 | (mant !== 0 ? 0x200 : 0); // Infinity, or a quiet NaN
     } else if (e >= 31) {
       h = 0x7c00; // overflow
-    } else if (e <= 0) {
-      if (e < -10) {
-        h = 0; // below half the smallest subnormal
-      } else {
-        const m = mant | 0x800000;
-        const shift = 14 - e;
-        const rem = m & ((1 << shift) - 1);
-        const half = 1 << (shift - 1);
-        h = m >>> shift;
-        if (rem > half || (rem === half && (h & 1) !== 0)) h++;
-      }
+    } else if (e < -10) {
+      h = 0; // below half the smallest subnormal
     } else {
-      h = (e << 10) | (mant >>> 13);
-      const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && (h & 1) !== 0)) h++; // a carry rolls into the exponent, up to Infinity
+      const m = mant | 0x800000; // subnormal half: shift the implicit 1 in
+      const shift = 14 - e;
+      const rem = m & ((1 << shift) - 1);
+      const half = 1 << (shift - 1);
+      h = m >>> shift;
+      if (rem > half || (rem === half && (h & 1) !== 0)) h++;
     }
     out[i] = sign | h;
   }
