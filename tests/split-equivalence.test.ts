@@ -131,7 +131,8 @@ describe('config variants', () => {
       const ref = referenceForward(ckpt, ids, emptyReferenceCache(ckpt.config));
       expect(maxAbsDiff(await mono.forward(ids), ref.at(-1)!)).toBeLessThan(TOL);
       const graph = buildModelGraph(ckpt.config, { ffnChunks: 3 });
-      const split = await createLocalSplit(ckpt, edgeOnlyPlan(graph), { ffnChunks: 3 });
+      // whole layers through the weightless block graph here (the default uses per-layer constant graphs)
+      const split = await createLocalSplit(ckpt, edgeOnlyPlan(graph), { ffnChunks: 3, constantLayers: false });
       for (const plan of [halfPlan(graph), randomPlan(graph, 1), cloudOnlyPlan(graph)]) {
         expect((await compare(split, mono, plan, 2, new Map([[3, randomPlan(graph, 9)]]))).worst).toBeLessThan(TOL);
       }

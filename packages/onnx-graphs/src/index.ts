@@ -1,3 +1,3 @@
 export { GraphBuilder, OPSET } from './graph-builder.ts';
-export { buildSplitGraphs } from './split-graphs.ts';
+export { buildLayerGraph, buildLmHeadGraph, buildSplitGraphs } from './split-graphs.ts';
 export { buildMonolithicGraph, MONOLITHIC_MAX_BYTES } from './monolithic-graph.ts';

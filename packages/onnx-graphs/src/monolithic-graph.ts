@@ -2,7 +2,7 @@
 // layouts: the reference the split engine is checked against. Built the way transformers' ONNX
 // export computes GPT-2 (split q|k|v, reshape to heads), independently of the split graphs'
 // head-major subsets, so agreement between the two means something.
-import { MONOLITHIC_IO, headDim, type Gpt2Checkpoint } from '@splitwise/core';
+import { MONOLITHIC_IO, attentionScale, headDim, type Gpt2Checkpoint } from '@splitwise/core';
 import { GraphBuilder } from './graph-builder.ts';
 import { activation, causalAttention, dim, layerNorm } from './blocks.ts';
 
@@ -40,9 +40,7 @@ export function buildMonolithicGraph(ckpt: Gpt2Checkpoint): Uint8Array {
     const h1 = layerNorm(b, x, w(`${p}ln_1.weight`), w(`${p}ln_1.bias`), c.layerNormEpsilon);
     const qkv = b.op('Add', [b.op('MatMul', [h1, w(`${p}attn.c_attn.weight`)]), w(`${p}attn.c_attn.bias`)]);
     const [q, k, v] = b.ops('Split', [qkv, b.ints([E, E, E])], { axis: 1 }, 3) as [string, string, string];
-    let scale = c.scaleAttnWeights ? 1 / Math.sqrt(hd) : 1;
-    if (c.scaleAttnByInverseLayerIdx) scale /= l + 1;
-    const att = causalAttention(b, toHeads(q), toHeads(k), toHeads(v), past[l]!.k, past[l]!.v, b.float(scale));
+    const att = causalAttention(b, toHeads(q), toHeads(k), toHeads(v), past[l]!.k, past[l]!.v, b.float(attentionScale(c, l)));
     const merged = b.op('Reshape', [b.op('Transpose', [att.context], { perm: [1, 0, 2] }), b.ints([0, E])]);
     x = b.op('Add', [x, b.op('Add', [b.op('MatMul', [merged, w(`${p}attn.c_proj.weight`)]), w(`${p}attn.c_proj.bias`)])]);
     b.output(att.presentK, MONOLITHIC_IO.presentKey(l), 'float32', [H, 'total', hd]);

@@ -3,7 +3,7 @@
 import {
   buildModelGraph,
   CloudExecutor,
-  createSplitSessions,
+  SplitSessions,
   EdgeExecutor,
   InMemoryLink,
   MonolithicRunner,
@@ -11,9 +11,10 @@ import {
   type Gpt2Checkpoint,
   type ModelGraph,
   type PartitionPlan,
-  type SplitSessions,
+  type GraphSource,
+  type SplitSessionOptions,
 } from '@splitwise/core';
-import { buildMonolithicGraph, buildSplitGraphs } from '@splitwise/onnx-graphs';
+import { buildLayerGraph, buildLmHeadGraph, buildMonolithicGraph, buildSplitGraphs } from '@splitwise/onnx-graphs';
 import { OrtNodeRuntime, type OrtNodeOptions } from './ort-node-runtime.ts';
 
 export interface LocalSplit {
@@ -25,8 +26,17 @@ export interface LocalSplit {
   sessions: { edge: SplitSessions; cloud: SplitSessions };
 }
 
-export interface LocalSplitOptions extends OrtNodeOptions {
+export interface LocalSplitOptions extends OrtNodeOptions, SplitSessionOptions {
   ffnChunks?: number;
+}
+
+/** The graphs a side can load for this checkpoint; weight-carrying ones are built on demand. */
+export function graphSource(ckpt: Gpt2Checkpoint): GraphSource {
+  return {
+    graphs: buildSplitGraphs(ckpt.config),
+    layerGraph: (l) => buildLayerGraph(ckpt, l),
+    lmHeadGraph: () => buildLmHeadGraph(ckpt),
+  };
 }
 
 export async function createLocalSplit(
@@ -36,8 +46,8 @@ export async function createLocalSplit(
 ): Promise<LocalSplit> {
   const graph = buildModelGraph(ckpt.config, { ffnChunks: o.ffnChunks });
   const runtime = new OrtNodeRuntime(o);
-  const graphs = buildSplitGraphs(ckpt.config);
-  const sessions = { edge: await createSplitSessions(runtime, graphs), cloud: await createSplitSessions(runtime, graphs) };
+  const source = graphSource(ckpt);
+  const sessions = { edge: await SplitSessions.create(runtime, source, o), cloud: await SplitSessions.create(runtime, source, o) };
   const cloud = new CloudExecutor(graph, new SplitWeights(ckpt, graph), sessions.cloud);
   const link = new InMemoryLink(cloud);
   const initial = typeof plan === 'function' ? await plan(graph) : plan;

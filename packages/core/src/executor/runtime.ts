@@ -28,33 +28,93 @@ export interface RuntimeAdapter {
 export const SPLIT_GRAPH_IO = {
   /** Attention of a subset of m = h*hd heads: partial sum through their rows of c_proj (no bias). */
   attn: {
-    inputs: ['x', 'ln_g', 'ln_b', 'w_qkv', 'b_qkv', 'w_o', 'past_k', 'past_v', 'scale'],
+    inputs: ['x', 'ln_g', 'ln_b', 'w_qkv', 'b_qkv', 'w_o', 'scale', 'past_k', 'past_v'],
     outputs: ['y', 'present_k', 'present_v'],
   },
   /** FFN over a subset of hidden units: partial sum through their rows of c_proj (no bias). */
   ffn: { inputs: ['x', 'ln_g', 'ln_b', 'w_fc', 'b_fc', 'w_proj'], outputs: ['y'] },
-  /** A whole layer on one side: x + attn(ln_1 x) + b_o, then + mlp(ln_2 .) + b_proj. */
-  block: {
-    inputs: ['x', 'ln1_g', 'ln1_b', 'w_qkv', 'b_qkv', 'w_o', 'b_o', 'past_k', 'past_v', 'scale', 'ln2_g', 'ln2_b', 'w_fc', 'b_fc', 'w_proj', 'b_proj'],
-    outputs: ['x_out', 'present_k', 'present_v'],
-  },
+  /**
+   * A whole layer on one side: x + attn(ln_1 x) + b_o, then + mlp(ln_2 .) + b_proj. Weights are
+   * the attn and ffn graphs' inputs prefixed "attn." / "mlp.", plus attn.b_o and mlp.b_proj.
+   */
+  block: { inputs: ['x', 'past_k', 'past_v', 'attn.*', 'mlp.*'], outputs: ['x_out', 'present_k', 'present_v'] },
   /** Keys and values of a head subset for past positions: rebuilds a KV cache from a checkpoint. */
   kv: { inputs: ['x', 'ln_g', 'ln_b', 'w_qkv', 'b_qkv'], outputs: ['k', 'v'] },
-  /** Final LayerNorm and LM head on one row: logits [1, vocab]. */
-  lm_head: { inputs: ['x', 'ln_g', 'ln_b', 'w_lm'], outputs: ['logits'] }, // w_lm is [E, vocab]
 } as const;
 
 export type SplitGraphKind = keyof typeof SPLIT_GRAPH_IO;
 export type SplitGraphs = Record<SplitGraphKind, Uint8Array>;
-export type SplitSessions = Record<SplitGraphKind, RuntimeSession>;
 
-export async function createSplitSessions(runtime: RuntimeAdapter, graphs: SplitGraphs): Promise<SplitSessions> {
-  const entries = await Promise.all(
-    (Object.keys(SPLIT_GRAPH_IO) as SplitGraphKind[]).map(async (k) => [k, await runtime.createSession(graphs[k], k)] as const),
-  );
-  return Object.fromEntries(entries) as SplitSessions;
+/** Everything a side may load: the weightless graphs, and graphs that carry weights. */
+export interface GraphSource {
+  graphs: SplitGraphs;
+  /** Layer l as the `block` graph with its weights as initializers (only x, past_k, past_v in). */
+  layerGraph(l: number): Uint8Array;
+  /** Final LayerNorm + LM head, weights as initializers: x [1, E] -> logits [1, vocab]. */
+  lmHeadGraph(): Uint8Array;
 }
 
-export async function releaseSplitSessions(s: SplitSessions): Promise<void> {
-  await Promise.all(Object.values(s).map((x) => x.release()));
+export interface SplitSessionOptions {
+  /**
+   * Run whole layers through per-layer graphs with constant weights (created on first use and
+   * kept). Faster (prepacked weights, no per-call copy on onnxruntime-web) at the price of the
+   * runtime holding its own copy of those layers' weights. Off: the weightless `block` graph.
+   * @defaultValue true
+   */
+  constantLayers?: boolean;
+}
+
+/** A side's sessions: the weightless graphs up front, weight-carrying ones on first use. */
+export class SplitSessions {
+  private layers = new Map<number, Promise<RuntimeSession>>();
+  private head?: Promise<RuntimeSession>;
+
+  private constructor(
+    private readonly runtime: RuntimeAdapter,
+    private readonly source: GraphSource,
+    private readonly base: Record<SplitGraphKind, RuntimeSession>,
+    readonly options: Required<SplitSessionOptions>,
+  ) {}
+
+  static async create(runtime: RuntimeAdapter, source: GraphSource, options: SplitSessionOptions = {}): Promise<SplitSessions> {
+    const kinds = Object.keys(SPLIT_GRAPH_IO) as SplitGraphKind[];
+    const made = await Promise.all(kinds.map((k) => runtime.createSession(source.graphs[k], k)));
+    const base = Object.fromEntries(kinds.map((k, i) => [k, made[i]!])) as Record<SplitGraphKind, RuntimeSession>;
+    return new SplitSessions(runtime, source, base, { constantLayers: options.constantLayers ?? true });
+  }
+
+  get attn(): RuntimeSession {
+    return this.base.attn;
+  }
+  get ffn(): RuntimeSession {
+    return this.base.ffn;
+  }
+  get block(): RuntimeSession {
+    return this.base.block;
+  }
+  get kv(): RuntimeSession {
+    return this.base.kv;
+  }
+
+  /** Layer l with constant weights, or undefined when constantLayers is off. */
+  layer(l: number): Promise<RuntimeSession> | undefined {
+    if (!this.options.constantLayers) return undefined;
+    let s = this.layers.get(l);
+    if (!s) {
+      s = this.runtime.createSession(this.source.layerGraph(l), `layer.${l}`);
+      this.layers.set(l, s);
+    }
+    return s;
+  }
+
+  lmHead(): Promise<RuntimeSession> {
+    this.head ??= this.runtime.createSession(this.source.lmHeadGraph(), 'lm_head');
+    return this.head;
+  }
+
+  async release(): Promise<void> {
+    const all = [...Object.values(this.base), ...(await Promise.all(this.layers.values()))];
+    if (this.head) all.push(await this.head);
+    await Promise.all(all.map((s) => s.release()));
+  }
 }

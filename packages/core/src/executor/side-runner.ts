@@ -110,38 +110,36 @@ export class SideRunner {
 
   /** A layer this side owns whole, in one graph call: returns the residual after the layer. */
   async layer(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
-    const { E } = this.weights, c = this.weights.ckpt.config, t = this.weights.t.bind(this.weights);
-    const a = this.weights.attn(l, this.heads(l)), f = this.weights.ffn(l, this.chunks(l));
-    const r = await this.sessions.block.run({
-      x: f32(x, [T, E]),
-      ln1_g: f32(t(`h.${l}.ln_1.weight`), [E]),
-      ln1_b: f32(t(`h.${l}.ln_1.bias`), [E]),
-      w_qkv: f32(a.wQkv, [E, 3 * E]),
-      b_qkv: f32(a.bQkv, [3 * E]),
-      w_o: f32(a.wO, [E, E]),
-      b_o: f32(t(`h.${l}.attn.c_proj.bias`), [E]),
-      scale: this.scale(l),
-      ln2_g: f32(t(`h.${l}.ln_2.weight`), [E]),
-      ln2_b: f32(t(`h.${l}.ln_2.bias`), [E]),
-      w_fc: f32(f.wFc, [E, c.nInner]),
-      b_fc: f32(f.bFc, [c.nInner]),
-      w_proj: f32(f.wProj, [c.nInner, E]),
-      b_proj: f32(t(`h.${l}.mlp.c_proj.bias`), [E]),
-      ...this.kvFeeds(l, start),
-    });
+    const { E } = this.weights, c = this.weights.ckpt.config;
+    const constant = this.sessions.layer(l);
+    let feeds: Record<string, TensorLike> = { x: f32(x, [T, E]), ...this.kvFeeds(l, start) };
+    if (!constant) {
+      const a = this.weights.attn(l, this.heads(l)), f = this.weights.ffn(l, this.chunks(l)), t = this.weights.t.bind(this.weights);
+      feeds = {
+        ...feeds,
+        'attn.ln_g': f32(t(`h.${l}.ln_1.weight`), [E]),
+        'attn.ln_b': f32(t(`h.${l}.ln_1.bias`), [E]),
+        'attn.w_qkv': f32(a.wQkv, [E, 3 * E]),
+        'attn.b_qkv': f32(a.bQkv, [3 * E]),
+        'attn.w_o': f32(a.wO, [E, E]),
+        'attn.b_o': f32(t(`h.${l}.attn.c_proj.bias`), [E]),
+        'attn.scale': this.scale(l),
+        'mlp.ln_g': f32(t(`h.${l}.ln_2.weight`), [E]),
+        'mlp.ln_b': f32(t(`h.${l}.ln_2.bias`), [E]),
+        'mlp.w_fc': f32(f.wFc, [E, c.nInner]),
+        'mlp.b_fc': f32(f.bFc, [c.nInner]),
+        'mlp.w_proj': f32(f.wProj, [c.nInner, E]),
+        'mlp.b_proj': f32(t(`h.${l}.mlp.c_proj.bias`), [E]),
+      };
+    }
+    const r = await (constant ? await constant : this.sessions.block).run(feeds);
     this.kv[l] = { heads: this.heads(l), length: start + T, k: out(r, 'present_k'), v: out(r, 'present_v') };
     return out(r, 'x_out');
   }
 
   /** Final LayerNorm + LM head on one row (edge only). */
   async logits(xLast: Float32Array): Promise<Float32Array> {
-    const { E } = this.weights, V = this.weights.ckpt.config.vocabSize;
-    const r = await this.sessions.lm_head.run({
-      x: f32(xLast, [1, E]),
-      ln_g: f32(this.weights.t('ln_f.weight'), [E]),
-      ln_b: f32(this.weights.t('ln_f.bias'), [E]),
-      w_lm: f32(this.weights.lmHeadT, [E, V]),
-    });
+    const r = await (await this.sessions.lmHead()).run({ x: f32(xLast, [1, this.weights.E]) });
     return out(r, 'logits');
   }
 

@@ -1,8 +1,8 @@
 // The weights a side feeds its graphs, cut to the heads and FFN chunks it owns.
 // Whole blocks use the checkpoint's arrays as they are (no copy). A subset is gathered once per
 // plan change and cached, so decoding never copies weights.
-import { headDim } from '../model/config.ts';
-import { lmHead, tensor, type Gpt2Checkpoint } from '../model/checkpoint.ts';
+import { attentionScale, headDim } from '../model/config.ts';
+import { tensor, type Gpt2Checkpoint } from '../model/checkpoint.ts';
 import type { ModelGraph } from '../graph/model-graph.ts';
 
 export interface AttnWeights {
@@ -42,28 +42,9 @@ export class SplitWeights {
     return tensor(this.ckpt, name);
   }
 
-  private lmHeadTransposed?: Float32Array;
-
-  /**
-   * The LM head as [E, vocab]. MatMul against a weight that is a graph input cannot use ORT's
-   * prepacked Gemm(transB), so the edge keeps one transposed copy, made on first use.
-   */
-  get lmHeadT(): Float32Array {
-    if (!this.lmHeadTransposed) {
-      const W = lmHead(this.ckpt), V = this.ckpt.config.vocabSize, E = this.E;
-      const t = new Float32Array(W.length);
-      for (let v = 0; v < V; v++) for (let i = 0; i < E; i++) t[i * V + v] = W[v * E + i]!;
-      this.lmHeadTransposed = t;
-    }
-    return this.lmHeadTransposed;
-  }
-
   /** Attention scale for layer l (1/sqrt(hd), and 1/(l+1) when the config asks). */
   scale(l: number): number {
-    const c = this.ckpt.config;
-    let s = c.scaleAttnWeights ? 1 / Math.sqrt(this.hd) : 1;
-    if (c.scaleAttnByInverseLayerIdx) s /= l + 1;
-    return s;
+    return attentionScale(this.ckpt.config, l);
   }
 
   /** Forget gathered subsets (after a plan change). */

@@ -160,3 +160,10 @@ export function parameterCount(c: GPT2Config): number {
   const head = c.tieWordEmbeddings ? 0 : c.vocabSize * E;
   return c.vocabSize * E + c.nPositions * E + c.nLayer * perLayer + 2 * E + head;
 }
+
+/** What attention scores of layer l are multiplied by before the softmax. */
+export function attentionScale(c: GPT2Config, l: number): number {
+  let s = c.scaleAttnWeights ? 1 / Math.sqrt(headDim(c)) : 1;
+  if (c.scaleAttnByInverseLayerIdx) s /= l + 1;
+  return s;
+}
