@@ -1,0 +1,174 @@
+// The messages of protocol version 1 and their schemas. Every message crossing the boundary is
+// parsed here first: a malformed one becomes a ProtocolError('malformed'), never an exception deep
+// in the executor. Tensors are WireTensors whose bytes socket.io sends as binary attachments.
+import { z } from 'zod';
+// Plans are passed through as received: the CloudExecutor validates them against its own model.
+import { WIRE_PRECISIONS, type CloudReply, type CloudRequest, type PartitionPlan, type WirePrecision } from '@splitwise/core';
+import { ProtocolError, type WireError } from './errors.ts';
+import { decodeRows, encodeRows, type WireTensor } from './wire-codec.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+// Node's socket.io hands binary over as Buffer (a Uint8Array); browsers as ArrayBuffer.
+const Binary = z
+  .custom<Uint8Array | ArrayBuffer>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, 'expected binary data')
+  .transform((b): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b)));
+const Int = z.number().int().nonnegative();
+
+export const WireTensorSchema = z.strictObject({
+  dtype: z.enum(WIRE_PRECISIONS),
+  rows: Int,
+  cols: z.number().int().positive(),
+  data: Binary,
+  scales: Binary.optional(),
+});
+
+const Rows = z.strictObject({ layer: Int, x: WireTensorSchema });
+
+export const HelloSchema = z.strictObject({
+  protocol: z.number().int(),
+  /** What the edge believes the model is: the server refuses a mismatch. */
+  model: z.strictObject({ nLayer: Int, nHead: Int, nEmbd: Int, vocabSize: Int, ffnChunks: Int }),
+  token: z.string().max(512).optional(),
+});
+export type Hello = z.infer<typeof HelloSchema>;
+
+export interface ServerLimits {
+  /** Most positions a session may hold (the model's context). */
+  maxContext: number;
+  /** Largest message, bytes. */
+  maxMessageBytes: number;
+  /** Requests per second per connection. */
+  maxRequestsPerSecond: number;
+}
+
+export type HelloReply = { ok: true; session: string; limits: ServerLimits; worker: string } | { ok: false; error: WireError };
+
+export const WireRequestSchema = z.discriminatedUnion('type', [
+  z.strictObject({ session: z.string().max(64), type: z.literal('reset'), plan: z.unknown() }),
+  z.strictObject({ session: z.string().max(64), type: z.literal('plan'), plan: z.unknown(), length: Int, rebuild: z.array(Rows).max(4096) }),
+  z.strictObject({
+    session: z.string().max(64),
+    type: z.literal('segment'),
+    seq: Int,
+    start: Int,
+    count: z.number().int().positive(),
+    from: Int,
+    to: Int,
+    x: WireTensorSchema,
+  }),
+]);
+export type WireRequest = z.input<typeof WireRequestSchema>;
+
+export const WireReplySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('ok') }),
+  z.strictObject({
+    type: z.literal('segment'),
+    seq: Int,
+    x: WireTensorSchema,
+    partial: WireTensorSchema.optional(),
+    checkpoints: z.array(Rows),
+    /** Milliseconds the cloud computed: lets the edge tell network time from compute time. */
+    computeMs: z.number().nonnegative(),
+  }),
+  z.strictObject({ type: z.literal('error'), error: z.strictObject({ code: z.string(), message: z.string() }) }),
+]);
+export type WireReply = z.input<typeof WireReplySchema>;
+
+export const ProbeSchema = z.strictObject({ t: z.number(), pad: Binary.optional() });
+export type Probe = z.input<typeof ProbeSchema>;
+export interface ProbeReply {
+  t: number;
+  serverTime: number;
+}
+
+/** socket.io event maps, shared by the server and every client. */
+export interface ClientToServerEvents {
+  hello(msg: Hello, ack: (r: HelloReply) => void): void;
+  cloud(msg: WireRequest, ack: (r: WireReply) => void): void;
+  probe(msg: Probe, ack: (r: ProbeReply) => void): void;
+}
+export type ServerToClientEvents = Record<string, never>;
+
+export function parse<T extends z.ZodType>(schema: T, msg: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(msg);
+  if (!r.success) {
+    const why = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ProtocolError('malformed', `malformed ${what}: ${why}`);
+  }
+  return r.data;
+}
+
+// ---------------------------------------------------------------- CloudRequest <-> wire
+
+export function requestToWire(req: CloudRequest, session: string, precision: WirePrecision, E: number): WireRequest {
+  switch (req.type) {
+    case 'reset':
+      return { session, type: 'reset', plan: req.plan };
+    case 'plan':
+      // checkpoints rebuild KV caches: always exact
+      return { session, type: 'plan', plan: req.plan, length: req.length, rebuild: req.rebuild.map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })) };
+    case 'segment':
+      return { session, type: 'segment', seq: req.seq, start: req.start, count: req.count, from: req.from, to: req.to, x: encodeRows(req.x, E, precision) };
+  }
+}
+
+/** Parse and decode a request; tensor shapes are checked against what the request says. */
+export function requestFromWire(msg: unknown, E: number): { session: string; req: CloudRequest; precision: WirePrecision } {
+  const w = parse(WireRequestSchema, msg, 'request');
+  switch (w.type) {
+    case 'reset':
+      return { session: w.session, precision: 'fp32', req: { type: 'reset', plan: w.plan as PartitionPlan } };
+    case 'plan':
+      return {
+        session: w.session,
+        precision: 'fp32',
+        req: {
+          type: 'plan',
+          plan: w.plan as PartitionPlan,
+          length: w.length,
+          rebuild: w.rebuild.map((r) => ({ layer: r.layer, x: decodeRows(r.x, { rows: w.length, cols: E }) })),
+        },
+      };
+    case 'segment':
+      return {
+        session: w.session,
+        precision: w.x.dtype,
+        req: { type: 'segment', seq: w.seq, start: w.start, count: w.count, from: w.from, to: w.to, x: decodeRows(w.x, { rows: w.count, cols: E }) },
+      };
+  }
+}
+
+export function replyToWire(reply: CloudReply, precision: WirePrecision, E: number, computeMs = 0): WireReply {
+  if (reply.type === 'ok') return { type: 'ok' };
+  return {
+    type: 'segment',
+    seq: reply.seq,
+    x: encodeRows(reply.x, E, precision),
+    ...(reply.partial ? { partial: encodeRows(reply.partial, E, precision) } : {}),
+    checkpoints: reply.checkpoints.map((c) => ({ layer: c.layer, x: encodeRows(c.x, E, precision) })),
+    computeMs,
+  };
+}
+
+/** Parse and decode a reply; an error reply becomes a thrown ProtocolError. */
+export function replyFromWire(msg: unknown, E: number, rows: number): { reply: CloudReply; computeMs: number } {
+  const w = parse(WireReplySchema, msg, 'reply');
+  switch (w.type) {
+    case 'ok':
+      return { reply: { type: 'ok' }, computeMs: 0 };
+    case 'error':
+      throw new ProtocolError(w.error.code, w.error.message);
+    case 'segment':
+      return {
+        computeMs: w.computeMs,
+        reply: {
+          type: 'segment',
+          seq: w.seq,
+          x: decodeRows(w.x, { rows, cols: E }),
+          ...(w.partial ? { partial: decodeRows(w.partial, { rows, cols: E }) } : {}),
+          checkpoints: w.checkpoints.map((c) => ({ layer: c.layer, x: decodeRows(c.x, { rows, cols: E }) })),
+        },
+      };
+  }
+}
