@@ -45,7 +45,7 @@ export interface ServerLimits {
 export type HelloReply = { ok: true; session: string; limits: ServerLimits; worker: string } | { ok: false; error: WireError };
 
 export const WireRequestSchema = z.discriminatedUnion('type', [
-  z.strictObject({ session: z.string().max(64), type: z.literal('reset'), plan: z.unknown() }),
+  z.strictObject({ session: z.string().max(64), type: z.literal('reset'), plan: z.unknown(), length: Int.optional(), rebuild: z.array(Rows).max(4096).optional() }),
   z.strictObject({ session: z.string().max(64), type: z.literal('plan'), plan: z.unknown(), length: Int, rebuild: z.array(Rows).max(4096) }),
   z.strictObject({
     session: z.string().max(64),
@@ -104,7 +104,12 @@ export function parse<T extends z.ZodType>(schema: T, msg: unknown, what: string
 export function requestToWire(req: CloudRequest, session: string, precision: WirePrecision, E: number): WireRequest {
   switch (req.type) {
     case 'reset':
-      return { session, type: 'reset', plan: req.plan };
+      return {
+        session,
+        type: 'reset',
+        plan: req.plan,
+        ...(req.length ? { length: req.length, rebuild: (req.rebuild ?? []).map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })) } : {}),
+      };
     case 'plan':
       // checkpoints rebuild KV caches: always exact
       return { session, type: 'plan', plan: req.plan, length: req.length, rebuild: req.rebuild.map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })) };
@@ -117,8 +122,11 @@ export function requestToWire(req: CloudRequest, session: string, precision: Wir
 export function requestFromWire(msg: unknown, E: number): { session: string; req: CloudRequest; precision: WirePrecision } {
   const w = parse(WireRequestSchema, msg, 'request');
   switch (w.type) {
-    case 'reset':
-      return { session: w.session, precision: 'fp32', req: { type: 'reset', plan: w.plan as PartitionPlan } };
+    case 'reset': {
+      const length = w.length ?? 0;
+      const rebuild = (w.rebuild ?? []).map((r) => ({ layer: r.layer, x: decodeRows(r.x, { rows: length, cols: E }) }));
+      return { session: w.session, precision: 'fp32', req: { type: 'reset', plan: w.plan as PartitionPlan, length, rebuild } };
+    }
     case 'plan':
       return {
         session: w.session,

@@ -8,7 +8,7 @@ import { combine } from './combine.ts';
 import type { CloudHandler } from './link.ts';
 import type { CloudReply, CloudRequest } from './messages.ts';
 import type { SplitSessions } from './runtime.ts';
-import { blocksOf } from './schedule.ts';
+import { blocksOf, type BlockRef } from './schedule.ts';
 import { SideRunner } from './side-runner.ts';
 import type { SplitWeights } from './split-weights.ts';
 import { edgeOnlyPlan } from '../plan/partition-plan.ts';
@@ -27,24 +27,40 @@ export class CloudExecutor implements CloudHandler {
 
   async handle(req: CloudRequest): Promise<CloudReply> {
     switch (req.type) {
-      case 'reset':
-        this.runner.reset(validatePlan(req.plan, this.graph));
-        this.lastSeq = -1; // a new sequence: its segments count from 1 again
+      case 'reset': {
+        const plan = validatePlan(req.plan, this.graph), P = req.length ?? 0;
+        const rows = this.rebuildRows(req.rebuild ?? [], P);
+        this.runner.reset(edgeOnlyPlan(this.graph));
+        // a fresh sequence, or the edge's position rebuilt from its checkpoint
+        if (P > 0) await this.runner.setPlan(plan, P, rows);
+        else this.runner.reset(plan);
+        this.lastSeq = -1; // segments count from 1 again
         return { type: 'ok' };
+      }
       case 'plan': {
-        const plan = validatePlan(req.plan, this.graph), E = this.graph.config.nEmbd;
-        const rebuild = new Map(req.rebuild.map((r) => [r.layer, r.x]));
-        await this.runner.setPlan(plan, req.length, (l) => {
-          const x = rebuild.get(l);
-          if (!x) throw new ExecutorStateError(`plan change gives the cloud heads in layer ${l} but no checkpoint to rebuild them from`);
-          if (x.length !== req.length * E) throw new TensorShapeError(`checkpoint for layer ${l} must be ${req.length}x${E}`);
-          return x;
-        });
+        const plan = validatePlan(req.plan, this.graph);
+        const saved = this.runner.saveKv();
+        try {
+          await this.runner.setPlan(plan, req.length, this.rebuildRows(req.rebuild, req.length));
+        } catch (e) {
+          this.runner.restoreKv(saved);
+          throw e;
+        }
         return { type: 'ok' };
       }
       case 'segment':
         return this.segment(req);
     }
+  }
+
+  private rebuildRows(rebuild: Array<{ layer: number; x: Float32Array }>, P: number): (l: number) => Float32Array {
+    const E = this.graph.config.nEmbd, rows = new Map(rebuild.map((r) => [r.layer, r.x]));
+    return (l) => {
+      const x = rows.get(l);
+      if (!x) throw new ExecutorStateError(`the cloud gets heads in layer ${l} but no checkpoint to rebuild them from`);
+      if (x.length !== P * E) throw new TensorShapeError(`checkpoint for layer ${l} must be ${P}x${E}`);
+      return x;
+    };
   }
 
   private async segment(req: Extract<CloudRequest, { type: 'segment' }>): Promise<CloudReply> {
@@ -66,8 +82,20 @@ export class CloudExecutor implements CloudHandler {
         throw new ExecutorStateError(`block ${b} is ${o} under the cloud's plan; it cannot run in this segment`);
       }
     }
-    this.lastSeq = req.seq;
+    // nothing is applied unless the whole segment succeeds, so the edge may retry it as it was
+    this.runner.checkPositions(blocks.slice(req.from, req.to + 1).filter((b) => b.kind === 'attn').map((b) => b.layer), req.start);
+    const saved = this.runner.saveKv();
+    try {
+      const reply = await this.run(req, blocks);
+      this.lastSeq = req.seq;
+      return reply;
+    } catch (e) {
+      this.runner.restoreKv(saved);
+      throw e;
+    }
+  }
 
+  private async run(req: Extract<CloudRequest, { type: 'segment' }>, blocks: BlockRef[]): Promise<CloudReply> {
     const T = req.count, w = this.runner.weights, checkpoints: Array<{ layer: number; x: Float32Array }> = [];
     let x = req.x;
     for (let b = req.from; b <= req.to; ) {

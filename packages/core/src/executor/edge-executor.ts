@@ -3,7 +3,7 @@
 // schedule.ts), and keeps the partition checkpoint: the residual at every layer's input for every
 // past position, from which any KV cache a head needs after a plan change (or that the cloud
 // lost) is rebuilt.
-import { ContextLengthError, InvalidPlanError, LinkError, TensorShapeError } from '../errors.ts';
+import { ContextLengthError, ExecutorStateError, LinkError, TensorShapeError } from '../errors.ts';
 import type { ModelGraph } from '../graph/model-graph.ts';
 import { ownedHeads, validatePlan, type PartitionPlan } from '../plan/partition-plan.ts';
 import { combine } from './combine.ts';
@@ -28,6 +28,9 @@ class RowStore {
     this.buf.set(x, this.rows * this.width);
     this.rows += x.length / this.width;
   }
+  truncate(rows: number): void {
+    this.rows = Math.min(this.rows, rows);
+  }
   view(): Float32Array {
     return this.buf.subarray(0, this.rows * this.width);
   }
@@ -42,6 +45,8 @@ export class EdgeExecutor {
   length = 0;
   private seq = 0;
   private checkpoint: RowStore[];
+  /** False after a forward pass failed once the cloud was involved: it must be rebuilt first. */
+  private cloudInSync = true;
 
   private constructor(
     readonly graph: ModelGraph,
@@ -70,6 +75,26 @@ export class EdgeExecutor {
     return this.checkpoint.reduce((a, s) => a + s.bytes, 0);
   }
 
+  /** Rows of the checkpoint of layer l: the residual at its input for all past positions. */
+  checkpointRows(l: number): Float32Array {
+    const r = this.checkpoint[l]!;
+    if (r.rows !== this.length) throw new ExecutorStateError(`checkpoint of layer ${l} has ${r.rows} rows, expected ${this.length}`);
+    return r.view();
+  }
+
+  /**
+   * Bring the cloud (the same worker after a failure, or a fresh one) to the edge's position:
+   * it restarts under the current plan and rebuilds the KV caches of its heads from the
+   * checkpoint. Nothing is recomputed on the edge.
+   */
+  async resync(): Promise<void> {
+    const P = this.length;
+    const rebuild = P > 0 ? this.plan.layers.flatMap((_, l) => (ownedHeads(this.plan, l, 'cloud').length > 0 ? [{ layer: l, x: this.checkpointRows(l) }] : [])) : [];
+    await this.link.request({ type: 'reset', plan: this.plan, length: P, rebuild });
+    this.seq = 0;
+    this.cloudInSync = true;
+  }
+
   /** Start a new sequence (optionally under a new plan). */
   async reset(plan: PartitionPlan = this.plan): Promise<void> {
     const p = validatePlan(plan, this.graph);
@@ -77,6 +102,7 @@ export class EdgeExecutor {
     this.runner.reset(p);
     this.length = 0;
     this.seq = 0;
+    this.cloudInSync = true;
     this.checkpoint = p.layers.map(() => new RowStore(this.graph.config.nEmbd));
   }
 
@@ -86,11 +112,7 @@ export class EdgeExecutor {
    */
   async setPlan(plan: PartitionPlan): Promise<void> {
     const next = validatePlan(plan, this.graph), P = this.length;
-    const rows = (l: number): Float32Array => {
-      const r = this.checkpoint[l]!;
-      if (r.rows !== P) throw new InvalidPlanError(`checkpoint of layer ${l} has ${r.rows} rows, expected ${P}`);
-      return r.view();
-    };
+    const rows = (l: number): Float32Array => this.checkpointRows(l);
     const rebuild = next.layers.flatMap((_, l) => {
       const before = ownedHeads(this.plan, l, 'cloud');
       const gains = ownedHeads(next, l, 'cloud').some((h) => !before.includes(h));
@@ -122,10 +144,26 @@ export class EdgeExecutor {
 
   /** Feed `ids` (the prompt, or one sampled token) and return the logits of the last position. */
   async forward(ids: number[]): Promise<Float32Array> {
-    const T = ids.length, P = this.length, E = this.graph.config.nEmbd;
+    const T = ids.length, P = this.length;
     if (T < 1) throw new TensorShapeError('forward needs at least one token');
     if (P + T > this.graph.config.nPositions) throw new ContextLengthError(P + T, this.graph.config.nPositions);
-    let x = this.embed(ids, P);
+    const x = this.embed(ids, P);
+    if (!this.cloudInSync) await this.resync();
+    // a failed pass leaves no trace on the edge; the cloud is rebuilt before the next one
+    const saved = this.runner.saveKv();
+    try {
+      return await this.pass(x, T, P);
+    } catch (e) {
+      this.runner.restoreKv(saved);
+      for (const c of this.checkpoint) c.truncate(P);
+      if (schedule(this.plan).some((s) => s.type === 'cloud')) this.cloudInSync = false;
+      throw e;
+    }
+  }
+
+  private async pass(input: Float32Array, T: number, P: number): Promise<Float32Array> {
+    const E = this.graph.config.nEmbd;
+    let x = input;
     for (const step of schedule(this.plan)) {
       if (step.type === 'edge-layer') {
         this.checkpoint[step.layer]!.append(x);

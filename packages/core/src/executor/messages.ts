@@ -3,8 +3,13 @@
 import type { PartitionPlan } from '../plan/partition-plan.ts';
 
 export type CloudRequest =
-  /** Start (or restart) a sequence under `plan`: the cloud forgets every position. */
-  | { type: 'reset'; plan: PartitionPlan }
+  /**
+   * Start a sequence under `plan`: the cloud forgets every position. With `length` > 0 it then
+   * rebuilds the KV caches of all its heads from `rebuild` (the edge's checkpoint rows of every
+   * layer where the cloud has heads, [length, n_embd] each): how a lost or fresh cloud worker is
+   * brought back to the edge's position.
+   */
+  | { type: 'reset'; plan: PartitionPlan; length?: number; rebuild?: Array<{ layer: number; x: Float32Array }> }
   /**
    * Switch plans between tokens. `rebuild` carries, for each layer where the cloud gains heads,
    * the edge's checkpoint of the residual at that layer's input for all `length` past positions.
@@ -31,7 +36,7 @@ export type CloudReply =
 
 /** Bytes of tensor payload in a request (what a wire carries beyond a small header). */
 export function requestPayloadBytes(m: CloudRequest): number {
-  if (m.type === 'plan') return m.rebuild.reduce((a, r) => a + r.x.byteLength, 0);
+  if (m.type === 'plan' || m.type === 'reset') return (m.rebuild ?? []).reduce((a, r) => a + r.x.byteLength, 0);
   return m.type === 'segment' ? m.x.byteLength : 0;
 }
 

@@ -47,6 +47,25 @@ export class SideRunner {
     this.kv = plan.layers.map((_, l) => ({ heads: ownedHeads(plan, l, this.side), length: 0, k: new Float32Array(0), v: new Float32Array(0) }));
   }
 
+  /** The KV state, to put back if a step fails halfway (entries are replaced, never mutated). */
+  saveKv(): readonly LayerKv[] {
+    return [...this.kv];
+  }
+
+  restoreKv(saved: readonly LayerKv[]): void {
+    this.kv = [...saved];
+  }
+
+  /** Expect `start` as the next position of every layer where this side has heads. */
+  checkPositions(layers: number[], start: number): void {
+    for (const l of layers) {
+      const kv = this.kv[l]!;
+      if (kv.heads.length > 0 && kv.length !== start) {
+        throw new ExecutorStateError(`${this.side} layer ${l}: KV cache holds ${kv.length} positions but the step starts at position ${start}`);
+      }
+    }
+  }
+
   heads(l: number): number[] {
     return ownedHeads(this.plan, l, this.side);
   }
