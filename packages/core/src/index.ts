@@ -17,3 +17,4 @@ export * from './executor/edge-executor.ts';
 export * from './executor/sampling.ts';
 export * from './executor/generate.ts';
 export * from './executor/monolithic.ts';
+export * from './executor/recovery.ts';

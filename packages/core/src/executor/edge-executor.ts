@@ -95,14 +95,26 @@ export class EdgeExecutor {
     this.cloudInSync = true;
   }
 
-  /** Start a new sequence (optionally under a new plan). */
+  /** True when the cloud holds the state the edge expects (false after a failure, until resync). */
+  get inSync(): boolean {
+    return this.cloudInSync;
+  }
+
+  /** Start a new sequence (optionally under a new plan). The cloud is told, or rebuilt later. */
   async reset(plan: PartitionPlan = this.plan): Promise<void> {
     const p = validatePlan(plan, this.graph);
-    await this.link.request({ type: 'reset', plan: p });
+    let told = true;
+    try {
+      await this.link.request({ type: 'reset', plan: p });
+    } catch (e) {
+      // an edge-only sequence needs no cloud; otherwise the failure is the caller's to handle
+      if (schedule(p).some((s) => s.type === 'cloud')) throw e;
+      told = false;
+    }
     this.runner.reset(p);
     this.length = 0;
     this.seq = 0;
-    this.cloudInSync = true;
+    this.cloudInSync = told;
     this.checkpoint = p.layers.map(() => new RowStore(this.graph.config.nEmbd));
   }
 
@@ -110,9 +122,15 @@ export class EdgeExecutor {
    * Move heads and chunks between tokens. KV caches of heads that change side are rebuilt from
    * the checkpoint: the cloud is sent the residual rows of each layer where it gains heads.
    */
-  async setPlan(plan: PartitionPlan): Promise<void> {
+  async setPlan(plan: PartitionPlan, o: { cloud?: boolean } = {}): Promise<void> {
     const next = validatePlan(plan, this.graph), P = this.length;
     const rows = (l: number): Float32Array => this.checkpointRows(l);
+    if (o.cloud === false || !this.cloudInSync) {
+      // the cloud is unreachable or behind: change the edge now, rebuild the cloud on next contact
+      await this.runner.setPlan(next, P, rows);
+      this.cloudInSync = false;
+      return;
+    }
     const rebuild = next.layers.flatMap((_, l) => {
       const before = ownedHeads(this.plan, l, 'cloud');
       const gains = ownedHeads(next, l, 'cloud').some((h) => !before.includes(h));
@@ -148,7 +166,8 @@ export class EdgeExecutor {
     if (T < 1) throw new TensorShapeError('forward needs at least one token');
     if (P + T > this.graph.config.nPositions) throw new ContextLengthError(P + T, this.graph.config.nPositions);
     const x = this.embed(ids, P);
-    if (!this.cloudInSync) await this.resync();
+    const usesCloud = schedule(this.plan).some((s) => s.type === 'cloud');
+    if (!this.cloudInSync && usesCloud) await this.resync();
     // a failed pass leaves no trace on the edge; the cloud is rebuilt before the next one
     const saved = this.runner.saveKv();
     try {
@@ -156,7 +175,7 @@ export class EdgeExecutor {
     } catch (e) {
       this.runner.restoreKv(saved);
       for (const c of this.checkpoint) c.truncate(P);
-      if (schedule(this.plan).some((s) => s.type === 'cloud')) this.cloudInSync = false;
+      if (usesCloud) this.cloudInSync = false;
       throw e;
     }
   }
@@ -177,10 +196,14 @@ export class EdgeExecutor {
         if (first.kind === 'attn') this.checkpoint[first.layer]!.append(x);
         const req = { type: 'segment' as const, seq: ++this.seq, start: P, count: T, from: step.from, to: step.to, x };
         // a mixed first block: the edge computes its share while the cloud computes its own
-        const [reply, edgeFirst] = await Promise.all([
+        // allSettled: a failed call must not leave the edge's share still writing its KV cache
+        const [sent, mineFirst] = await Promise.allSettled([
           this.link.request(req),
-          first.owner === 'mixed' ? this.partial(first, x, T, P) : undefined,
+          first.owner === 'mixed' ? this.partial(first, x, T, P) : Promise.resolve(undefined),
         ]);
+        if (sent.status === 'rejected') throw sent.reason;
+        if (mineFirst.status === 'rejected') throw mineFirst.reason;
+        const reply = sent.value, edgeFirst = mineFirst.value;
         if (reply.type !== 'segment' || reply.seq !== req.seq || reply.x.length !== T * E) {
           throw new LinkError(`cloud answered segment ${req.seq} with a malformed reply`, 'bad_reply');
         }

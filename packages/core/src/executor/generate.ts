@@ -1,7 +1,7 @@
 // The generation loop: prefill the prompt, then one token at a time. A hook may change the plan
 // between tokens (the policy does this when the network moves).
+import type { ModelGraph } from '../graph/model-graph.ts';
 import type { PartitionPlan } from '../plan/partition-plan.ts';
-import type { EdgeExecutor } from './edge-executor.ts';
 import { Sampler, type SamplingOptions } from './sampling.ts';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -12,13 +12,22 @@ export interface GenerateOptions extends SamplingOptions {
   planFor?: (step: number) => PartitionPlan | undefined;
 }
 
+/** What generation drives: an EdgeExecutor, or a RecoveringEdge around one. */
+export interface Forwarder {
+  readonly graph: ModelGraph;
+  readonly length: number;
+  reset(plan?: PartitionPlan): Promise<void>;
+  setPlan(plan: PartitionPlan): Promise<void>;
+  forward(ids: number[]): Promise<Float32Array>;
+}
+
 export interface GeneratedToken {
   id: number;
   /** Milliseconds the forward pass that produced it took (prefill for the first token). */
   ms: number;
 }
 
-export async function* generate(edge: EdgeExecutor, prompt: number[], o: GenerateOptions): AsyncGenerator<GeneratedToken> {
+export async function* generate(edge: Forwarder, prompt: number[], o: GenerateOptions): AsyncGenerator<GeneratedToken> {
   const sampler = new Sampler(o);
   await edge.reset();
   let input = prompt;
