@@ -16,6 +16,7 @@ import {
   type CloudRequest,
   type Fallback,
   type LinkStats,
+  type PartitionPlan,
   type RecoveryEvent,
 } from '@splitwise/core';
 import { makeRandomGpt2 } from '@splitwise/checkpoint';
@@ -46,9 +47,15 @@ class KillableCloud implements CloudLink {
   async close(): Promise<void> {}
 }
 
-async function greedy(edge: Parameters<typeof generate>[0], prompt: number[], n: number, each?: (i: number) => void): Promise<number[]> {
+async function greedy(
+  edge: Parameters<typeof generate>[0],
+  prompt: number[],
+  n: number,
+  each?: (i: number) => void,
+  planFor?: (step: number) => PartitionPlan | undefined,
+): Promise<number[]> {
   const out: number[] = [];
-  for await (const t of generate(edge, prompt, { maxNewTokens: n })) {
+  for await (const t of generate(edge, prompt, { maxNewTokens: n, ...(planFor ? { planFor } : {}) })) {
     out.push(t.id);
     each?.(out.length);
   }
@@ -85,10 +92,15 @@ describe('recovery', () => {
       });
       const killAt = new Set<number>();
       while (killAt.size < 20) killAt.add(1 + Math.floor(random() * 58));
-      const tokens = await greedy(edge, prompt, 60, (i) => {
-        if (killAt.has(i)) link.kill();
-        if (i === 30) void edge.setPlan(randomPlan(split.graph, 4)); // plans change too
-      });
+      const tokens = await greedy(
+        edge,
+        prompt,
+        60,
+        (i) => {
+          if (killAt.has(i)) link.kill();
+        },
+        (step) => (step === 30 ? randomPlan(split.graph, 4) : undefined), // plans change too
+      );
       expect(link.kills).toBe(20);
       expect(tokens).toEqual(reference);
       expect(events.some((e) => e.type === 'failure')).toBe(true);

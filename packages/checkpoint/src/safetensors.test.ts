@@ -6,7 +6,8 @@ import {
   UnsupportedDtypeError,
 } from './errors.ts';
 import { Float16Array } from '@petamoriken/float16';
-import { encodeSafetensors, float32ToFloat16Bits, layoutSafetensors, parseSafetensors, readFloat32 } from './safetensors.ts';
+import { float32ToFloat16Bits } from '@splitwise/core';
+import { encodeSafetensors, layoutSafetensors, parseSafetensors, readFloat32 } from './safetensors.ts';
 
 /** A file with a hand-written header (string or object) and data bytes; `len` overrides the length prefix. */
 function rawFile(header: unknown, data: Uint8Array | number = 0, len?: number): Uint8Array {

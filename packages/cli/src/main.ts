@@ -7,6 +7,7 @@ import { PRESETS, SplitwiseError, generate, parseHfConfig, planToJson, syncPoint
 import { makeModel } from '@splitwise/checkpoint/node';
 import { readFile } from 'node:fs/promises';
 import { loadEngine } from './engine.ts';
+import { runClient } from './client.ts';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -95,6 +96,22 @@ engineOptions(program.command('generate').description('generate text with the sp
       }),
     );
   });
+
+program
+  .command('client')
+  .description('the edge as a headless client: fetch the model from a splitwise server, run the edge here, the cloud there')
+  .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:8080')
+  .requiredOption('--prompt <text>', 'prompt')
+  .option('--plan <spec>', 'edge | cloud | half | layers:K | random:SEED | FILE.json', 'half')
+  .option('--precision <p>', 'activations on the wire: fp32 | fp16 | int8', 'fp32')
+  .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens'), 32)
+  .option('--threads <n>', 'onnxruntime intra-op threads on the edge', int('--threads'))
+  .option('--token <t>', 'access token, if the server requires one', process.env.SPLITWISE_TOKEN)
+  .option('--temperature <t>', '0 = greedy', num, 0)
+  .option('--top-k <k>', '0 = off', int('--top-k'), 0)
+  .option('--top-p <p>', '1 = off', num, 1)
+  .option('--seed <n>', 'sampling seed', int('--seed'), 0)
+  .action(runClient);
 
 program
   .command('demo')

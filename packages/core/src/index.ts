@@ -18,3 +18,4 @@ export * from './executor/sampling.ts';
 export * from './executor/generate.ts';
 export * from './executor/monolithic.ts';
 export * from './executor/recovery.ts';
+export * from './util/float16.ts';

@@ -17,6 +17,9 @@ import {
   type WireReply,
   type WireRequest,
 } from '@splitwise/protocol';
+import { attachmentsFor, wireParser } from './parser.ts';
+
+export { attachmentsFor, wireParser, type WireParser, type WireParserLimits } from './parser.ts';
 
 export interface SocketLinkOptions {
   /** Server URL; omit in a page served by the server itself. */
@@ -60,21 +63,38 @@ export class SocketLink implements CloudLink {
 
   /** Connect and say hello: the server checks protocol version, model and token. */
   static async connect(graph: ModelGraph, o: SocketLinkOptions = {}): Promise<SocketLink> {
-    const opts = { transports: ['websocket'], reconnection: false, timeout: o.timeoutMs ?? 30_000 };
+    const opts = {
+      transports: ['websocket'],
+      reconnection: false,
+      timeout: o.timeoutMs ?? 30_000,
+      // the default parser drops packets with more than 10 attachments (a cloud-only reply has n_layer + 1)
+      parser: wireParser({ maxAttachments: attachmentsFor(graph.config.nLayer), maxMessageBytes: Infinity }),
+    };
     const socket: ClientSocket = o.url ? io(o.url, opts) : io(opts);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', (e) => reject(new LinkError(`cannot connect to ${o.url ?? 'the page origin'}: ${e.message}`, 'connect_failed')));
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', (e) => reject(new LinkError(`cannot connect to ${o.url ?? 'the page origin'}: ${e.message}`, 'connect_failed')));
+      });
+    } catch (e) {
+      socket.close(); // no socket left half-open behind a failed connect
+      throw e;
+    }
     const link = new SocketLink(socket, graph.config.nEmbd, o);
     const c = graph.config;
-    const hello: HelloReply = await socket.timeout(o.timeoutMs ?? 30_000).emitWithAck('hello', {
-      protocol: PROTOCOL_VERSION,
-      model: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: graph.ffnChunks },
-      ...(o.token ? { token: o.token } : {}),
-    });
+    let hello: HelloReply;
+    try {
+      hello = await socket.timeout(o.timeoutMs ?? 30_000).emitWithAck('hello', {
+        protocol: PROTOCOL_VERSION,
+        model: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: graph.ffnChunks },
+        ...(o.token ? { token: o.token } : {}),
+      });
+    } catch (e) {
+      socket.close();
+      throw new LinkError(`no answer to hello: ${(e as Error).message}`, socket.connected ? 'timeout' : 'link_closed');
+    }
     if (!hello.ok) {
-      socket.disconnect();
+      socket.close();
       throw fromWireError(hello.error);
     }
     link.session = hello.session;
@@ -82,7 +102,11 @@ export class SocketLink implements CloudLink {
     link.worker = hello.worker;
     await link.probe();
     const every = o.probeEveryMs ?? 1000;
-    if (every > 0) link.probeTimer = setInterval(() => void link.probe().catch(() => undefined), every);
+    if (every > 0) {
+      link.probeTimer = setInterval(() => void link.probe().catch(() => undefined), every);
+      // background probes must not keep a Node process (the headless client, tests) alive
+      (link.probeTimer as { unref?: () => void }).unref?.();
+    }
     return link;
   }
 

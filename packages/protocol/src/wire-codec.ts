@@ -1,8 +1,7 @@
 // WireCodec: rows of float32 (residuals, partial sums, checkpoints) to bytes and back, at the
 // precision a request chooses. fp32 is exact; fp16 halves the bytes; int8 quarters them with one
 // float32 scale per row (symmetric: scale = max|x| / 127).
-import { Float16Array } from '@petamoriken/float16';
-import type { WirePrecision } from '@splitwise/core';
+import { float16BitsToFloat32, float32ToFloat16Bits, type WirePrecision } from '@splitwise/core';
 import { ProtocolError } from './errors.ts';
 
 /** A tensor on the wire: [rows, cols] in `dtype`, raw little-endian bytes as a binary attachment. */
@@ -29,7 +28,7 @@ export function encodeRows(x: Float32Array, cols: number, dtype: WirePrecision):
     case 'fp32':
       return { dtype, rows, cols, data: bytesOf(x.slice()) };
     case 'fp16':
-      return { dtype, rows, cols, data: bytesOf(new Float16Array(x)) };
+      return { dtype, rows, cols, data: bytesOf(float32ToFloat16Bits(x)) };
     case 'int8': {
       const q = new Int8Array(x.length), scales = new Float32Array(rows);
       for (let r = 0; r < rows; r++) {
@@ -42,6 +41,13 @@ export function encodeRows(x: Float32Array, cols: number, dtype: WirePrecision):
       return { dtype, rows, cols, data: bytesOf(q), scales: bytesOf(scales) };
     }
   }
+}
+
+/** x - x is 0 for every finite x and NaN for NaN and ±Infinity: one branch-free pass. */
+function allFinite(a: Float32Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc += a[i]! - a[i]!;
+  return acc === 0;
 }
 
 /** Copy into an aligned buffer: received binary (a Node Buffer slice) may start at any offset. */
@@ -62,12 +68,12 @@ export function decodeRows(t: WireTensor, expect?: { rows?: number; cols?: numbe
   switch (dtype) {
     case 'fp32': {
       const out = new Float32Array(aligned(t.data));
-      if (!out.every(Number.isFinite)) throw new ProtocolError('bad_tensor', 'tensor holds NaN or infinity');
+      if (!allFinite(out)) throw new ProtocolError('bad_tensor', 'tensor holds NaN or infinity');
       return out;
     }
     case 'fp16': {
-      const out = Float32Array.from(new Float16Array(aligned(t.data)));
-      if (!out.every(Number.isFinite)) throw new ProtocolError('bad_tensor', 'tensor holds NaN or infinity');
+      const out = float16BitsToFloat32(new Uint16Array(aligned(t.data)));
+      if (!allFinite(out)) throw new ProtocolError('bad_tensor', 'tensor holds NaN or infinity');
       return out;
     }
     case 'int8': {

@@ -1,0 +1,67 @@
+// The JSON API: health, live stats, the model's shape and files, and the reference continuation
+// (the monolithic graph's greedy tokens) that end-to-end tests compare the page's output with.
+import { Router, type Request, type Response } from 'express';
+import { ProtocolError } from '@splitwise/protocol';
+import type { ModelHost } from '../model-host.ts';
+import type { ServerStats } from '../stats.ts';
+import { listModelFiles } from './model-files.ts';
+
+/** Most tokens one /api/reference call generates (each is a forward pass of the whole model). */
+export const MAX_REFERENCE_TOKENS = 256;
+
+const bad = (code: string, message: string): ProtocolError => new ProtocolError(code, message);
+
+function intParam(v: unknown, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isInteger(n) || n < 1) throw bad('malformed', `${name} must be a whole number >= 1`);
+  return n;
+}
+
+function checkLength(model: ModelHost, promptLength: number, n: number): void {
+  const ctx = model.graph.config.nPositions;
+  if (promptLength < 1) throw bad('malformed', 'the prompt has no tokens');
+  if (n > MAX_REFERENCE_TOKENS) throw bad('too_large', `n must be at most ${MAX_REFERENCE_TOKENS}`);
+  if (promptLength + n > ctx) throw bad('too_large', `${promptLength} prompt tokens + ${n} new ones exceed the context of ${ctx}`);
+}
+
+export function apiRouter(model: ModelHost, stats: () => ServerStats): Router {
+  const r = Router();
+  const c = model.graph.config;
+
+  r.get('/health', (_req, res) => {
+    res.json({ ok: true, uptime: stats().uptime, sessions: stats().totals.sessions });
+  });
+
+  r.get('/stats', (_req, res) => {
+    res.json(stats());
+  });
+
+  r.get('/model', async (_req, res) => {
+    res.json({ config: c, ffnChunks: model.graph.ffnChunks, files: await listModelFiles(model.dir) });
+  });
+
+  r.get('/reference', async (req: Request, res: Response) => {
+    const raw = req.query.ids;
+    if (typeof raw !== 'string' || !/^\d+(,\d+)*$/.test(raw)) throw bad('malformed', 'ids must be a comma-separated list of token ids');
+    const ids = raw.split(',').map(Number);
+    const bad_id = ids.find((id) => id >= c.vocabSize);
+    if (bad_id !== undefined) throw bad('malformed', `token id ${bad_id} is outside [0, ${c.vocabSize})`);
+    const n = intParam(req.query.n, 'n', 16);
+    checkLength(model, ids.length, n);
+    res.json({ tokens: await model.reference(ids, n) });
+  });
+
+  r.get('/reference/text', async (req: Request, res: Response) => {
+    const prompt = req.query.prompt;
+    if (typeof prompt !== 'string') throw bad('malformed', 'prompt must be given once, as text');
+    const n = intParam(req.query.n, 'n', 16);
+    const tok = await model.tokenizer();
+    const promptIds = tok.encode(prompt);
+    checkLength(model, promptIds.length, n);
+    const tokens = await model.reference(promptIds, n);
+    res.json({ promptIds, tokens, text: tok.decode(tokens) });
+  });
+
+  return r;
+}

@@ -1,0 +1,207 @@
+// The socket.io side of the server: hello, cloud and probe. Nothing a client sends can crash it:
+// every handler takes raw arguments, answers failures with a typed {code, message} (when the
+// client asked for an answer), and keeps serving every other connection.
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { Server, Socket } from 'socket.io';
+import type { CloudRequest } from '@splitwise/core';
+import {
+  HelloSchema,
+  PROTOCOL_VERSION,
+  ProbeSchema,
+  ProtocolError,
+  parse,
+  replyToWire,
+  requestFromWire,
+  type HelloReply,
+  type ProbeReply,
+  type ServerLimits,
+  type WireError,
+  type WireReply,
+} from '@splitwise/protocol';
+import { tokenMatches } from './auth.ts';
+import { binaryBytes, Connection } from './connection.ts';
+import { errorReply, wireErrorOf } from './errors.ts';
+import type { ModelHost } from './model-host.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { StatsBook } from './stats.ts';
+import { precheckDtypes } from './tensor-precheck.ts';
+
+export interface SocketContext {
+  model: ModelHost;
+  opts: ResolvedOptions;
+  log: Logger;
+  stats: StatsBook;
+  connections: Map<string, Connection>;
+}
+
+type Ack = (reply: unknown) => void;
+const KNOWN_EVENTS = new Set(['hello', 'cloud', 'probe']);
+const WORKER = `${os.hostname()}:${process.pid}`;
+
+/** socket.io passes an ack function last when the client asked for an answer; anything else is data. */
+function split(args: unknown[]): { msg: unknown; ack?: Ack } {
+  const last = args.at(-1);
+  const ack = typeof last === 'function' ? (last as Ack) : undefined;
+  return { msg: args[0] === ack ? undefined : args[0], ack };
+}
+
+export function attachSockets(io: Server, ctx: SocketContext): void {
+  io.on('connection', (socket) => onConnection(socket, ctx));
+}
+
+function onConnection(socket: Socket, ctx: SocketContext): void {
+  const { model, opts, log, stats, connections } = ctx;
+  const E = model.graph.config.nEmbd;
+  const conn = new Connection(socket.id, socket.handshake.address, opts.maxRequestsPerSecond);
+  connections.set(socket.id, conn);
+  log.info({ event: 'connection', socket: socket.id, remote: conn.remote, origin: socket.handshake.headers.origin });
+
+  // a connection that never says hello holds a socket for nothing
+  const helloTimer = setTimeout(() => {
+    if (conn.session) return;
+    log.warn({ event: 'hello_timeout', socket: socket.id });
+    socket.disconnect(true);
+  }, opts.helloTimeoutMs);
+  helloTimer.unref();
+
+  const fail = (error: WireError, event: string): void => {
+    conn.errors++;
+    stats.error(error.code);
+    log.warn({ event: 'error', on: event, socket: socket.id, session: conn.session, code: error.code, message: error.message });
+  };
+
+  const answerError = (ack: Ack | undefined, e: unknown, event: string, form: 'reply' | 'hello'): void => {
+    const error = wireErrorOf(e);
+    if (error.code === 'internal') log.error({ event: 'internal_error', on: event, socket: socket.id, err: e });
+    fail(error, event);
+    ack?.(form === 'hello' ? ({ ok: false, error } satisfies HelloReply) : (errorReply(error) satisfies WireReply));
+  };
+
+  /** Rate limit and ack check shared by every event; returns the ack when the message may proceed. */
+  const admit = (event: string, args: unknown[], form: 'reply' | 'hello'): { msg: unknown; ack: Ack } | undefined => {
+    const { msg, ack } = split(args);
+    if (!conn.bucket.take()) {
+      answerError(ack, new ProtocolError('rate_limited', `more than ${opts.maxRequestsPerSecond} messages per second on this connection`), event, form);
+      return undefined;
+    }
+    if (!ack) {
+      // nobody to answer: the message is dropped (a stateful request applied unseen would desync the edge)
+      fail({ code: 'no_ack', message: `"${event}" sent without an acknowledgement callback; dropped` }, event);
+      return undefined;
+    }
+    return { msg, ack };
+  };
+
+  socket.on('hello', (...args: unknown[]) => {
+    const m = admit('hello', args, 'hello');
+    if (!m) return;
+    try {
+      const hello = parse(HelloSchema, m.msg, 'hello');
+      if (conn.session) throw new ProtocolError('malformed', 'hello was already received on this connection');
+      if (!tokenMatches(opts.token, hello.token)) throw new ProtocolError('unauthorized', 'a valid access token is required');
+      if (hello.protocol !== PROTOCOL_VERSION) {
+        throw new ProtocolError('unsupported_version', `protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
+      }
+      const c = model.graph.config;
+      const ours = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: model.graph.ffnChunks };
+      const diff = Object.entries(ours).filter(([k, v]) => hello.model[k as keyof typeof ours] !== v);
+      if (diff.length > 0) {
+        const what = diff.map(([k, v]) => `${k} ${hello.model[k as keyof typeof ours]} (server: ${v})`).join(', ');
+        throw new ProtocolError('model_mismatch', `the edge's model differs from the server's: ${what}`);
+      }
+      const open = [...connections.values()].filter((x) => x.session !== undefined).length;
+      if (open >= opts.maxSessions) throw new ProtocolError('busy', `the server is at its limit of ${opts.maxSessions} sessions; try again later`);
+      conn.session = randomUUID();
+      conn.executor = model.newExecutor();
+      stats.totals.sessionsOpened++;
+      clearTimeout(helloTimer);
+      const limits: ServerLimits = { maxContext: c.nPositions, maxMessageBytes: opts.maxMessageBytes, maxRequestsPerSecond: opts.maxRequestsPerSecond };
+      log.info({ event: 'hello', socket: socket.id, session: conn.session });
+      m.ack({ ok: true, session: conn.session, limits, worker: WORKER } satisfies HelloReply);
+    } catch (e) {
+      answerError(m.ack, e, 'hello', 'hello');
+    }
+  });
+
+  socket.on('cloud', (...args: unknown[]) => {
+    const m = admit('cloud', args, 'reply');
+    if (!m) return;
+    if (conn.queue.size >= opts.maxQueuedRequests) {
+      answerError(m.ack, new ProtocolError('rate_limited', `more than ${opts.maxQueuedRequests} requests queued on this connection`), 'cloud', 'reply');
+      return;
+    }
+    // one request at a time per connection, in arrival order: the executor is stateful
+    void conn.queue.run(async () => {
+      if (conn.closed) return;
+      try {
+        m.ack(await handleCloud(conn, m.msg, ctx, E));
+      } catch (e) {
+        answerError(m.ack, e, 'cloud', 'reply');
+      }
+    });
+  });
+
+  socket.on('probe', (...args: unknown[]) => {
+    const m = admit('probe', args, 'reply');
+    if (!m) return;
+    try {
+      // answered at once, outside the request queue: the RTT must not include queued compute
+      const p = parse(ProbeSchema, m.msg, 'probe');
+      m.ack({ t: p.t, serverTime: Date.now() } satisfies ProbeReply);
+    } catch (e) {
+      answerError(m.ack, e, 'probe', 'reply');
+    }
+  });
+
+  socket.onAny((event: unknown, ...args: unknown[]) => {
+    if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+    const m = admit(String(event).slice(0, 64), args, 'reply');
+    if (m) answerError(m.ack, new ProtocolError('malformed', `unknown event "${String(event).slice(0, 64)}"`), 'unknown', 'reply');
+  });
+
+  socket.on('disconnect', (reason) => {
+    clearTimeout(helloTimer);
+    const freedKvBytes = conn.free();
+    connections.delete(socket.id);
+    if (conn.session) {
+      stats.totals.sessionsClosed++;
+      stats.totals.freedKvBytes += freedKvBytes;
+    }
+    log.info({ event: 'disconnect', socket: socket.id, session: conn.session, reason, freedKvBytes, requests: conn.requests, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut });
+  });
+}
+
+/** Parse, check and run one cloud request; returns the wire reply. */
+async function handleCloud(conn: Connection, msg: unknown, ctx: SocketContext, E: number): Promise<WireReply> {
+  const { stats, model } = ctx;
+  conn.requests++;
+  stats.totals.requests++;
+  precheckDtypes(msg);
+  const { session, req, precision } = requestFromWire(msg, E);
+  if (!conn.executor || session !== conn.session) {
+    throw new ProtocolError('unknown_session', conn.session ? 'the request names another session than this connection\'s' : 'say hello before sending requests');
+  }
+  checkContext(req, model.graph.config.nPositions);
+  const inBytes = binaryBytes(msg);
+  const t0 = performance.now();
+  const reply = await conn.executor.handle(req);
+  const wire = replyToWire(reply, precision, E, performance.now() - t0);
+  const outBytes = binaryBytes(wire);
+  conn.bytesIn += inBytes;
+  conn.bytesOut += outBytes;
+  stats.totals.bytesIn += inBytes;
+  stats.totals.bytesOut += outBytes;
+  if (req.type === 'segment') {
+    conn.segments++;
+    stats.totals.segments++;
+  }
+  return wire;
+}
+
+/** The context limit: no session may hold more positions than the model's n_positions. */
+function checkContext(req: CloudRequest, nPositions: number): void {
+  const end = req.type === 'segment' ? req.start + req.count : req.type === 'plan' ? req.length : 0;
+  if (end > nPositions) throw new ProtocolError('too_large', `the request reaches position ${end}; the model's context is ${nPositions} (n_positions)`);
+}

@@ -1,0 +1,81 @@
+// What GET /api/stats reports: one row per live session, totals since start, process figures.
+import { summarizePlan, type Connection, type PlanSummary } from './connection.ts';
+
+export interface SessionStats {
+  session: string;
+  remote: string;
+  connectedAt: string;
+  requests: number;
+  segments: number;
+  /** Binary payload bytes received from / sent to this edge. */
+  bytesIn: number;
+  bytesOut: number;
+  errors: number;
+  plan: PlanSummary;
+  /** KV cache the cloud holds for this session. */
+  kvBytes: number;
+}
+
+export interface ServerTotals {
+  connections: number;
+  sessions: number;
+  sessionsOpened: number;
+  sessionsClosed: number;
+  requests: number;
+  segments: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** KV bytes released when sessions ended. */
+  freedKvBytes: number;
+  /** Error replies (and dropped messages) by code. */
+  errors: Record<string, number>;
+}
+
+export interface ServerStats {
+  sessions: SessionStats[];
+  totals: ServerTotals;
+  uptime: number;
+  rssBytes: number;
+}
+
+export class StatsBook {
+  readonly totals: Omit<ServerTotals, 'connections' | 'sessions'> = {
+    sessionsOpened: 0,
+    sessionsClosed: 0,
+    requests: 0,
+    segments: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    freedKvBytes: 0,
+    errors: {},
+  };
+  private readonly started = performance.now();
+
+  error(code: string): void {
+    this.totals.errors[code] = (this.totals.errors[code] ?? 0) + 1;
+  }
+
+  snapshot(connections: Iterable<Connection>): ServerStats {
+    const all = [...connections];
+    const sessions = all
+      .filter((c): c is Connection & { session: string } => c.session !== undefined && c.executor !== undefined)
+      .map((c) => ({
+        session: c.session,
+        remote: c.remote,
+        connectedAt: new Date(c.connectedAt).toISOString(),
+        requests: c.requests,
+        segments: c.segments,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        errors: c.errors,
+        plan: summarizePlan(c.executor!.runner.currentPlan),
+        kvBytes: c.kvBytes(),
+      }));
+    return {
+      sessions,
+      totals: { connections: all.length, sessions: sessions.length, ...this.totals, errors: { ...this.totals.errors } },
+      uptime: (performance.now() - this.started) / 1000,
+      rssBytes: process.memoryUsage().rss,
+    };
+  }
+}

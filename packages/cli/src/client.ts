@@ -1,0 +1,73 @@
+// `splitwise client`: generate with the edge here and the cloud on a splitwise server. Tokens go
+// to stdout as they come; one JSON line of statistics goes to stderr at the end.
+import { InvalidArgumentError } from 'commander';
+import { generate, SplitwiseError, syncPointsPerForward, WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
+import { connectRemoteEdge } from './remote-edge.ts';
+import { median, percentile, round } from './stats.ts';
+
+export interface ClientOptions {
+  server: string;
+  prompt: string;
+  plan: string;
+  precision: string;
+  maxNewTokens: number;
+  threads?: number;
+  token?: string;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+}
+
+export async function runClient(o: ClientOptions): Promise<void> {
+  if (!(WIRE_PRECISIONS as readonly string[]).includes(o.precision)) throw new InvalidArgumentError(`--precision must be one of ${WIRE_PRECISIONS.join(', ')}`);
+  let shown = -1;
+  const r = await connectRemoteEdge({
+    server: o.server,
+    plan: o.plan,
+    precision: o.precision as WirePrecision,
+    threads: o.threads,
+    token: o.token,
+    onProgress: (file, got, total) => {
+      const pct = Math.floor((100 * got) / total);
+      if (process.stderr.isTTY && pct !== shown) process.stderr.write(`\rdownloading ${file}: ${(shown = pct)}%`);
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  try {
+    if (!r.tokenizer) throw new SplitwiseError('no_tokenizer', `${o.server} serves no tokenizer.json`);
+    const prompt = r.tokenizer.encode(o.prompt);
+    process.stdout.write(o.prompt);
+    const ms: number[] = [];
+    let afterPrefill = { ...r.link.stats };
+    for await (const t of generate(r.edge, prompt, { ...o, eosTokenId: r.graph.config.eosTokenId })) {
+      if (ms.length === 0) afterPrefill = { ...r.link.stats };
+      ms.push(t.ms);
+      process.stdout.write(r.tokenizer.decode([t.id]));
+    }
+    process.stdout.write('\n');
+    const decode = ms.slice(1), n = Math.max(decode.length, 1), s = r.link.stats, net = r.link.snapshot();
+    console.error(
+      JSON.stringify({
+        server: o.server,
+        plan: o.plan,
+        precision: o.precision,
+        promptTokens: prompt.length,
+        newTokens: ms.length,
+        prefillMs: round(ms[0] ?? NaN, 1),
+        decodeMsMedian: round(median(decode)),
+        decodeMsP95: round(percentile(decode, 0.95)),
+        syncPointsPerToken: syncPointsPerForward(r.edge.plan),
+        bytesUpPerToken: round((s.bytesUp - afterPrefill.bytesUp) / n, 0),
+        bytesDownPerToken: round((s.bytesDown - afterPrefill.bytesDown) / n, 0),
+        rttMs: round(net.rttMs, 3),
+        minRttMs: round(net.minRttMs, 3),
+        bandwidthMbps: round(net.bandwidthBps / 1e6, 1),
+        link: s,
+        download: { bytes: r.download.bytes, ms: round(r.download.ms, 0) },
+      }),
+    );
+  } finally {
+    await r.close();
+  }
+}

@@ -1,0 +1,88 @@
+// The edge over a real network: the model fetched from a splitwise server, the edge's share run
+// with onnxruntime-node, the cloud's share requested over socket.io. The headless client, the
+// link benchmark and the integration tests all assemble it here.
+import {
+  buildModelGraph,
+  EdgeExecutor,
+  SplitSessions,
+  SplitWeights,
+  type Gpt2Checkpoint,
+  type ModelGraph,
+  type PartitionPlan,
+  type WirePrecision,
+} from '@splitwise/core';
+import type { Gpt2Tokenizer } from '@splitwise/checkpoint';
+import { SocketLink } from '@splitwise/link-socketio';
+import { graphSource, OrtNodeRuntime } from '@splitwise/runtime-node';
+import { downloadModel, type Progress } from './download.ts';
+import { resolvePlan } from './engine.ts';
+
+export interface RemoteEdgeOptions {
+  /** Server base URL, e.g. http://127.0.0.1:8080 */
+  server: string;
+  /** edge | cloud | half | layers:K | random:SEED | FILE.json, or a plan. @defaultValue 'half' */
+  plan?: string | PartitionPlan;
+  /** @defaultValue 'fp32' */
+  precision?: WirePrecision;
+  /** onnxruntime intra-op threads on the edge. */
+  threads?: number;
+  token?: string;
+  timeoutMs?: number;
+  /** RTT probe period; 0 = none. @defaultValue 1000 */
+  probeEveryMs?: number;
+  onProgress?: Progress;
+  /**
+   * Use this checkpoint instead of downloading (benchmarks that already hold the same model);
+   * the server still checks in hello that its shape matches.
+   */
+  checkpoint?: { ckpt: Gpt2Checkpoint; ffnChunks?: number; tokenizer?: Gpt2Tokenizer };
+  /** Reuse the edge sessions of another RemoteEdge of the same model (benchmarks). */
+  sessions?: SplitSessions;
+}
+
+export interface RemoteEdge {
+  graph: ModelGraph;
+  ckpt: Gpt2Checkpoint;
+  tokenizer?: Gpt2Tokenizer;
+  edge: EdgeExecutor;
+  link: SocketLink;
+  sessions: SplitSessions;
+  /** What the model download took (0 when a checkpoint was given). */
+  download: { bytes: number; ms: number };
+  close(): Promise<void>;
+}
+
+export async function connectRemoteEdge(o: RemoteEdgeOptions): Promise<RemoteEdge> {
+  const got = o.checkpoint
+    ? { ...o.checkpoint, bytes: 0, ms: 0 }
+    : await downloadModel(o.server, o.onProgress).then((d) => ({ ckpt: d.ckpt, tokenizer: d.tokenizer, ffnChunks: d.info.ffnChunks, bytes: d.bytes, ms: d.ms }));
+  const graph = buildModelGraph(got.ckpt.config, { ffnChunks: got.ffnChunks });
+  const plan = typeof o.plan === 'object' ? o.plan : await resolvePlan(o.plan ?? 'half', graph);
+  const ownSessions = !o.sessions;
+  const sessions = o.sessions ?? (await SplitSessions.create(new OrtNodeRuntime({ intraOpNumThreads: o.threads }), graphSource(got.ckpt)));
+  let link: SocketLink | undefined;
+  try {
+    link = await SocketLink.connect(graph, { url: o.server, precision: o.precision ?? 'fp32', token: o.token, timeoutMs: o.timeoutMs, probeEveryMs: o.probeEveryMs });
+    const edge = await EdgeExecutor.create(graph, new SplitWeights(got.ckpt, graph), sessions, link, plan);
+    const l = link;
+    let closing: Promise<void> | undefined;
+    return {
+      graph,
+      ckpt: got.ckpt,
+      tokenizer: got.tokenizer,
+      edge,
+      link: l,
+      sessions,
+      download: { bytes: got.bytes, ms: got.ms },
+      close: () =>
+        (closing ??= (async () => {
+          await l.close();
+          if (ownSessions) await sessions.release();
+        })()),
+    };
+  } catch (e) {
+    await link?.close();
+    if (ownSessions) await sessions.release();
+    throw e;
+  }
+}
