@@ -1,0 +1,96 @@
+// Building the browser edge from the downloaded files: checkpoint -> split weights, ONNX graphs
+// generated here from the checkpoint (no graph files are downloaded), sessions on onnxruntime-web,
+// the socket.io link to the page's own origin, and the EdgeExecutor that drives every forward pass.
+import {
+  EdgeExecutor,
+  RecoveringEdge,
+  SplitSessions,
+  SplitWeights,
+  buildModelGraph,
+  schedule,
+  type GPT2Config,
+  type Gpt2Checkpoint,
+  type GraphSource,
+  type ModelGraph,
+  type PartitionPlan,
+  type RecoveryEvent,
+  type WirePrecision,
+} from '@splitwise/core';
+import { Gpt2Tokenizer, loadGpt2Checkpoint } from '@splitwise/checkpoint';
+import { buildLayerGraph, buildLmHeadGraph, buildSplitGraphs } from '@splitwise/onnx-graphs';
+import { SocketLink } from '@splitwise/link-socketio';
+import { createWebRuntime, type WebRuntime } from '@splitwise/runtime-web';
+import type { ModelFiles } from './model-store.ts';
+import { ORT_WASM_PATHS } from './ort-assets.ts';
+
+export interface EdgeApp {
+  config: GPT2Config;
+  graph: ModelGraph;
+  tokenizer: Gpt2Tokenizer;
+  runtime: WebRuntime;
+  sessions: SplitSessions;
+  link: SocketLink;
+  edge: EdgeExecutor;
+  /**
+   * The edge with retries, reconnection and fallback: if the cloud drops mid-answer, the link
+   * reconnects with backoff and the cloud's KV is rebuilt from the edge's checkpoint; if it stays
+   * away, the edge runs everything and hands the cloud its share back when it returns. Generation
+   * goes through this one.
+   */
+  recovering: RecoveringEdge;
+}
+
+export interface EdgeOptions {
+  preferWebGPU: boolean;
+  numThreads?: number;
+  precision: WirePrecision;
+  /** The first plan (the cloud is told at connect time). */
+  plan: (graph: ModelGraph) => PartitionPlan;
+  onStep?: (what: string) => void;
+  onRecovery?: (e: RecoveryEvent) => void;
+}
+
+/** The graphs this side can load, as runtime-node's graphSource() assembles them (Node-free). */
+function graphSource(ckpt: Gpt2Checkpoint): GraphSource {
+  return {
+    graphs: buildSplitGraphs(ckpt.config),
+    layerGraph: (l) => buildLayerGraph(ckpt, l),
+    lmHeadGraph: () => buildLmHeadGraph(ckpt),
+  };
+}
+
+/**
+ * Create the sessions a plan runs on the edge before the first prompt: whole layers get their own
+ * constant-weight graph on first use, and compiling one takes long enough to spoil the first
+ * token's latency. Layers a later plan needs are compiled when that plan first runs them.
+ */
+export async function warmSessions(app: Pick<EdgeApp, 'sessions'>, plan: PartitionPlan, onStep?: (what: string) => void): Promise<void> {
+  const layers = schedule(plan).flatMap((s) => (s.type === 'edge-layer' ? [s.layer] : []));
+  for (const [i, l] of layers.entries()) {
+    onStep?.(`compiling layer ${l} (${i + 1} of ${layers.length})`);
+    await app.sessions.layer(l);
+  }
+  onStep?.('compiling the LM head');
+  await app.sessions.lmHead();
+}
+
+export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<EdgeApp> {
+  const step = o.onStep ?? (() => undefined);
+  step('reading weights');
+  const ckpt = loadGpt2Checkpoint(files.config, files.safetensors);
+  const graph = buildModelGraph(ckpt.config);
+  const tokenizer = new Gpt2Tokenizer(files.tokenizer);
+
+  step('starting onnxruntime-web');
+  const runtime = await createWebRuntime({ preferWebGPU: o.preferWebGPU, wasmPaths: ORT_WASM_PATHS, ...(o.numThreads ? { numThreads: o.numThreads } : {}) });
+  step('building ONNX graphs');
+  const sessions = await SplitSessions.create(runtime, graphSource(ckpt));
+  const plan = o.plan(graph);
+  await warmSessions({ sessions }, plan, step);
+
+  step('connecting to the cloud');
+  const link = await SocketLink.connect(graph, { precision: o.precision, probeEveryMs: 1000 });
+  const edge = await EdgeExecutor.create(graph, new SplitWeights(ckpt, graph), sessions, link, plan);
+  const recovering = new RecoveringEdge(edge, { reconnect: () => link.reconnect(), ...(o.onRecovery ? { onEvent: o.onRecovery } : {}) });
+  return { config: ckpt.config, graph, tokenizer, runtime, sessions, link, edge, recovering };
+}

@@ -1,0 +1,83 @@
+// The shape of window.__splitwise: a small, JSON-safe view of the page for Playwright tests and
+// the browser benchmark (they import these types; nothing here touches the DOM).
+import type { WirePrecision } from '@splitwise/core';
+
+export interface SamplingSettings {
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  maxNewTokens: number;
+}
+
+export interface RunRequest {
+  /** Text to tokenize; ignored when promptIds is given. */
+  prompt?: string;
+  promptIds?: number[];
+  /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK. */
+  plan?: string;
+  precision?: WirePrecision;
+  sampling?: Partial<SamplingSettings>;
+}
+
+export interface RunResult {
+  prompt: string;
+  promptIds: number[];
+  /** Generated token ids (greedy when temperature is 0). */
+  tokens: number[];
+  /** Milliseconds per token: [0] includes the prompt's prefill. */
+  tokenMs: number[];
+  text: string;
+  plan: string;
+  precision: WirePrecision;
+  stopped: boolean;
+  error?: string;
+  /** What crossed the wire during this run (round trips and payload bytes)... */
+  calls: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** ...of which this much up to the first token (the reset and the prompt's prefill). */
+  prefill?: { calls: number; bytesUp: number; bytesDown: number };
+  ms: number;
+}
+
+export interface SplitwiseState {
+  ready: boolean;
+  error?: string;
+  /** What the page is doing while it loads (downloading, compiling layer 3, ...). */
+  step: string;
+  download: { loaded: number; total: number };
+  fromCache?: boolean;
+  storeError?: string;
+  modelBytes?: number;
+  backend?: 'webgpu' | 'wasm';
+  threads?: number;
+  crossOriginIsolated: boolean;
+  webgpuAvailable?: boolean;
+  model?: { nLayer: number; nHead: number; nEmbd: number; ffnChunks: number; vocabSize: number; nPositions: number };
+  /** The cloud's id for this page's session (the key in the server's /api/stats). */
+  session?: string;
+  plan: string;
+  precision: WirePrecision;
+  running: boolean;
+  /** Completed runs. */
+  runs: number;
+  /** The run in progress (growing token by token), else the last one. */
+  last?: RunResult;
+  link: { calls: number; bytesUp: number; bytesDown: number };
+  /** The cloud is unreachable and the edge runs every part (until the cloud answers again). */
+  degraded?: boolean;
+  /** The last few outage/recovery events (retries, reconnects, fallback, restore). */
+  recovery?: Array<{ type: string; text: string; at: number }>;
+  network?: { rttMs: number; bandwidthBps: number };
+}
+
+export interface SplitwiseHook {
+  readonly state: SplitwiseState;
+  run(req?: RunRequest): Promise<RunResult>;
+  stop(): void;
+}
+
+export interface HookWindow {
+  __splitwise?: SplitwiseHook;
+}
