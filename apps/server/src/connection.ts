@@ -22,6 +22,8 @@ export class Connection {
   session?: string;
   executor?: CloudExecutor;
   closed = false;
+  /** Binary bytes of requests queued or running on this connection (bounded by maxQueuedBytes). */
+  queuedBytes = 0;
   readonly queue = new SerialQueue();
   readonly bucket: TokenBucket;
   readonly connectedAt = Date.now();

@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// tsx apps/server/src/main.ts --model DIR [--port 8080] [--host 127.0.0.1] [--web apps/web/dist] [--token T]
+// tsx apps/server/src/main.ts --model DIR [--port 8080] [--host 127.0.0.1] [--web apps/web/dist] [--token T] [--workers N]
+// With --workers N the process is a cluster primary: it holds the port, forks N workers (each runs
+// this file, loads the model and serves), and restarts any that dies. See cluster.ts.
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { SplitwiseError } from '@splitwise/core';
-import { createCloudServer } from './server.ts';
+import { reportListening, startPrimary, workerPort } from './cluster.ts';
+import { createCloudServer, WORKER_ID } from './server.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -13,8 +18,11 @@ const { values: a } = parseArgs({
     token: { type: 'string', default: process.env.SPLITWISE_TOKEN },
     threads: { type: 'string' },
     'max-sessions': { type: 'string' },
+    'max-connections': { type: 'string' },
+    'max-message-bytes': { type: 'string' },
     'allowed-origin': { type: 'string', multiple: true },
     'log-level': { type: 'string' },
+    workers: { type: 'string' },
   },
 });
 
@@ -27,19 +35,31 @@ const int = (v: string | undefined, name: string): number | undefined => {
 
 try {
   if (!a.model) throw new SplitwiseError('bad_argument', '--model DIR is required (a Hugging Face GPT-2 folder; make one with `splitwise make-model`)');
-  const server = await createCloudServer({
-    modelDir: a.model,
-    port: int(a.port, 'port'),
-    host: a.host,
-    webDist: a.web,
-    token: a.token || undefined,
-    threads: int(a.threads, 'threads'),
-    maxSessions: int(a['max-sessions'], 'max-sessions'),
-    allowedOrigins: a['allowed-origin'],
-    logLevel: a['log-level'],
-  });
-  console.log(`splitwise server: ${server.url}`);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void server.close().then(() => process.exit(0)));
+  const workers = int(a.workers, 'workers');
+  if (workers !== undefined && workers < 1) throw new SplitwiseError('bad_argument', '--workers must be at least 1');
+  if (workers !== undefined && cluster.isPrimary) {
+    const log = pino({ level: a['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { service: 'splitwise-cluster' } });
+    const primary = await startPrimary({ workers, port: int(a.port, 'port')!, host: a.host!, log });
+    console.log(`splitwise server: ${primary.url} (cluster of ${workers}, primary ${process.pid})`);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void primary.close().then(() => process.exit(0)));
+  } else {
+    const server = await createCloudServer({
+      modelDir: a.model,
+      port: workerPort() ?? int(a.port, 'port'),
+      host: a.host,
+      webDist: a.web,
+      token: a.token || undefined,
+      threads: int(a.threads, 'threads'),
+      maxSessions: int(a['max-sessions'], 'max-sessions'),
+      maxConnections: int(a['max-connections'], 'max-connections'),
+      maxMessageBytes: int(a['max-message-bytes'], 'max-message-bytes'),
+      allowedOrigins: a['allowed-origin'],
+      logLevel: a['log-level'],
+    });
+    if (cluster.isWorker) reportListening(server.url, WORKER_ID);
+    else console.log(`splitwise server: ${server.url}`);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void server.close().then(() => process.exit(0)));
+  }
 } catch (e) {
   console.error(e instanceof SplitwiseError ? `splitwise-server: ${e.code}: ${e.message}` : e);
   process.exit(1);

@@ -28,6 +28,13 @@ export interface CloudServerOptions {
   helloTimeoutMs?: number;
   /** Requests queued on one connection before more are refused. @defaultValue 256 */
   maxQueuedRequests?: number;
+  /**
+   * Binary bytes of requests queued (or running) on one connection before more are refused: the
+   * memory one client's backlog can pin. @defaultValue 2 × maxMessageBytes
+   */
+  maxQueuedBytes?: number;
+  /** Socket.io connections at once, with or without a session (sockets that never say hello included). @defaultValue 4 × maxSessions + 32 */
+  maxConnections?: number;
   /** pino level. @defaultValue LOG_LEVEL, else 'silent' under vitest, else 'info' */
   logLevel?: string;
 }
@@ -48,6 +55,8 @@ export function resolveOptions(o: CloudServerOptions): ResolvedOptions {
     threads: o.threads ?? os.availableParallelism(),
     helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
     maxQueuedRequests: o.maxQueuedRequests ?? 256,
+    maxQueuedBytes: o.maxQueuedBytes ?? 2 * (o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+    maxConnections: o.maxConnections ?? 4 * (o.maxSessions ?? 8) + 32,
     logLevel: o.logLevel ?? process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
   };
 }

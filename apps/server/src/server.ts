@@ -15,6 +15,8 @@ import { originPolicy } from './origin.ts';
 import { attachSockets } from './sockets.ts';
 import { StatsBook, type ServerStats } from './stats.ts';
 
+export { WORKER_ID } from './worker-id.ts';
+
 export interface CloudServer {
   /** http://host:port */
   url: string;
@@ -41,8 +43,16 @@ export async function createCloudServer(options: CloudServerOptions): Promise<Cl
     serveClient: false,
     maxHttpBufferSize: opts.maxMessageBytes,
     parser: wireParser({ maxAttachments: attachmentsFor(model.graph.config.nLayer), maxMessageBytes: opts.maxMessageBytes }),
-    // CORS does not cover WebSockets: check the page's origin at the handshake
-    allowRequest: (req, cb) => cb(null, allowed(req.headers.origin, req.headers.host)),
+    // CORS does not cover WebSockets: check the page's origin at the handshake; and bound the
+    // connections (each costs a socket and buffers even before it says hello)
+    allowRequest: (req, cb) => {
+      if (!allowed(req.headers.origin, req.headers.host)) return cb('origin not allowed', false);
+      if (io.engine.clientsCount >= opts.maxConnections) {
+        book.error('too_many_connections');
+        return cb('too many connections', false);
+      }
+      cb(null, true);
+    },
     cors: { origin: (origin, cb) => cb(null, allowed(origin, undefined)) },
   });
   attachSockets(io, { model, opts, log, stats: book, connections });

@@ -2,7 +2,6 @@
 // every handler takes raw arguments, answers failures with a typed {code, message} (when the
 // client asked for an answer), and keeps serving every other connection.
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { CloudRequest } from '@splitwise/core';
@@ -27,6 +26,7 @@ import type { ModelHost } from './model-host.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { StatsBook } from './stats.ts';
 import { precheckDtypes } from './tensor-precheck.ts';
+import { WORKER_ID } from './worker-id.ts';
 
 export interface SocketContext {
   model: ModelHost;
@@ -38,7 +38,6 @@ export interface SocketContext {
 
 type Ack = (reply: unknown) => void;
 const KNOWN_EVENTS = new Set(['hello', 'cloud', 'probe']);
-const WORKER = `${os.hostname()}:${process.pid}`;
 
 /** socket.io passes an ack function last when the client asked for an answer; anything else is data. */
 function split(args: unknown[]): { msg: unknown; ack?: Ack } {
@@ -119,7 +118,7 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
       clearTimeout(helloTimer);
       const limits: ServerLimits = { maxContext: c.nPositions, maxMessageBytes: opts.maxMessageBytes, maxRequestsPerSecond: opts.maxRequestsPerSecond };
       log.info({ event: 'hello', socket: socket.id, session: conn.session });
-      m.ack({ ok: true, session: conn.session, limits, worker: WORKER } satisfies HelloReply);
+      m.ack({ ok: true, session: conn.session, limits, worker: WORKER_ID } satisfies HelloReply);
     } catch (e) {
       answerError(m.ack, e, 'hello', 'hello');
     }
@@ -132,13 +131,22 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
       answerError(m.ack, new ProtocolError('rate_limited', `more than ${opts.maxQueuedRequests} requests queued on this connection`), 'cloud', 'reply');
       return;
     }
+    // the memory a connection's queue pins: each queued message holds its decoded attachments
+    const bytes = binaryBytes(m.msg);
+    if (conn.queuedBytes + bytes > opts.maxQueuedBytes) {
+      answerError(m.ack, new ProtocolError('rate_limited', `more than ${opts.maxQueuedBytes} bytes of requests queued on this connection`), 'cloud', 'reply');
+      return;
+    }
+    conn.queuedBytes += bytes;
     // one request at a time per connection, in arrival order: the executor is stateful
     void conn.queue.run(async () => {
-      if (conn.closed) return;
       try {
+        if (conn.closed) return;
         m.ack(await handleCloud(conn, m.msg, ctx, E));
       } catch (e) {
         answerError(m.ack, e, 'cloud', 'reply');
+      } finally {
+        conn.queuedBytes -= bytes;
       }
     });
   });
@@ -202,6 +210,7 @@ async function handleCloud(conn: Connection, msg: unknown, ctx: SocketContext, E
 
 /** The context limit: no session may hold more positions than the model's n_positions. */
 function checkContext(req: CloudRequest, nPositions: number): void {
-  const end = req.type === 'segment' ? req.start + req.count : req.type === 'plan' ? req.length : 0;
+  // a reset that rebuilds `length` positions holds their KV caches: the same bound as a plan change
+  const end = req.type === 'segment' ? req.start + req.count : (req.length ?? 0);
   if (end > nPositions) throw new ProtocolError('too_large', `the request reaches position ${end}; the model's context is ${nPositions} (n_positions)`);
 }

@@ -1,4 +1,5 @@
 // What GET /api/stats reports: one row per live session, totals since start, process figures.
+import { WORKER_ID } from './worker-id.ts';
 import { summarizePlan, type Connection, type PlanSummary } from './connection.ts';
 
 export interface SessionStats {
@@ -32,6 +33,8 @@ export interface ServerTotals {
 }
 
 export interface ServerStats {
+  /** The worker that answered (host:pid): with --workers, each has its own figures. */
+  worker: string;
   sessions: SessionStats[];
   totals: ServerTotals;
   uptime: number;
@@ -72,6 +75,7 @@ export class StatsBook {
         kvBytes: c.kvBytes(),
       }));
     return {
+      worker: WORKER_ID,
       sessions,
       totals: { connections: all.length, sessions: sessions.length, ...this.totals, errors: { ...this.totals.errors } },
       uptime: (performance.now() - this.started) / 1000,

@@ -1,7 +1,7 @@
 // `splitwise client`: generate with the edge here and the cloud on a splitwise server. Tokens go
 // to stdout as they come; one JSON line of statistics goes to stderr at the end.
 import { InvalidArgumentError } from 'commander';
-import { generate, SplitwiseError, syncPointsPerForward, WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
+import { generate, SplitwiseError, syncPointsPerForward, WIRE_PRECISIONS, type BackoffOptions, type Fallback, type RecoveryEvent, type WirePrecision } from '@splitwise/core';
 import { connectRemoteEdge } from './remote-edge.ts';
 import { median, percentile, round } from './stats.ts';
 
@@ -17,10 +17,47 @@ export interface ClientOptions {
   topK: number;
   topP: number;
   seed: number;
+  fallback: string;
+  retries?: number;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  retryFactor?: number;
+  retryJitter?: number;
+  timeoutMs?: number;
+}
+
+export const FALLBACKS: readonly Fallback[] = ['edge-now', 'edge-after-retries', 'wait'];
+
+/** One line per recovery event, for stderr. */
+export function describeRecovery(e: RecoveryEvent): string {
+  switch (e.type) {
+    case 'failure':
+      return e.retryInMs > 0
+        ? `cloud call failed (attempt ${e.attempt}): ${e.error}; retrying in ${Math.round(e.retryInMs)} ms`
+        : `cloud call failed (attempt ${e.attempt}): ${e.error}`;
+    case 'reconnected':
+      return `reconnected${e.worker ? ` to worker ${e.worker}` : ''}`;
+    case 'fallback':
+      return `running the cloud's share on the edge: ${e.reason}`;
+    case 'restored':
+      return 'the cloud is back: its share rebuilt from the partition checkpoint';
+    case 'gave-up':
+      return `gave up: ${e.error}`;
+  }
 }
 
 export async function runClient(o: ClientOptions): Promise<void> {
   if (!(WIRE_PRECISIONS as readonly string[]).includes(o.precision)) throw new InvalidArgumentError(`--precision must be one of ${WIRE_PRECISIONS.join(', ')}`);
+  if (!(FALLBACKS as readonly string[]).includes(o.fallback)) throw new InvalidArgumentError(`--fallback must be one of ${FALLBACKS.join(', ')}`);
+  const backoff: BackoffOptions = {
+    ...(o.retries !== undefined ? { maxAttempts: o.retries } : {}),
+    ...(o.retryInitialMs !== undefined ? { initialMs: o.retryInitialMs } : {}),
+    ...(o.retryMaxMs !== undefined ? { maxMs: o.retryMaxMs } : {}),
+    ...(o.retryFactor !== undefined ? { factor: o.retryFactor } : {}),
+    ...(o.retryJitter !== undefined ? { jitter: o.retryJitter } : {}),
+  };
+  const recovery: RecoveryEvent[] = [];
+  const t0 = performance.now();
   let shown = -1;
   const r = await connectRemoteEdge({
     server: o.server,
@@ -28,6 +65,13 @@ export async function runClient(o: ClientOptions): Promise<void> {
     precision: o.precision as WirePrecision,
     threads: o.threads,
     token: o.token,
+    timeoutMs: o.timeoutMs,
+    fallback: o.fallback as Fallback,
+    backoff,
+    onRecoveryEvent: (e) => {
+      recovery.push(e);
+      process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}[recovery +${((performance.now() - t0) / 1000).toFixed(2)}s] ${describeRecovery(e)}\n`);
+    },
     onProgress: (file, got, total) => {
       const pct = Math.floor((100 * got) / total);
       if (process.stderr.isTTY && pct !== shown) process.stderr.write(`\rdownloading ${file}: ${(shown = pct)}%`);
@@ -40,7 +84,7 @@ export async function runClient(o: ClientOptions): Promise<void> {
     process.stdout.write(o.prompt);
     const ms: number[] = [];
     let afterPrefill = { ...r.link.stats };
-    for await (const t of generate(r.edge, prompt, { ...o, eosTokenId: r.graph.config.eosTokenId })) {
+    for await (const t of generate(r.recovering, prompt, { ...o, eosTokenId: r.graph.config.eosTokenId })) {
       if (ms.length === 0) afterPrefill = { ...r.link.stats };
       ms.push(t.ms);
       process.stdout.write(r.tokenizer.decode([t.id]));
@@ -64,6 +108,9 @@ export async function runClient(o: ClientOptions): Promise<void> {
         minRttMs: round(net.minRttMs, 3),
         bandwidthMbps: round(net.bandwidthBps / 1e6, 1),
         link: s,
+        worker: r.link.worker,
+        reconnects: r.link.reconnects,
+        recoveryEvents: recovery.length,
         download: { bytes: r.download.bytes, ms: round(r.download.ms, 0) },
       }),
     );

@@ -8,6 +8,7 @@ import { makeModel } from '@splitwise/checkpoint/node';
 import { readFile } from 'node:fs/promises';
 import { loadEngine } from './engine.ts';
 import { runClient } from './client.ts';
+import { runNetem } from './netem.ts';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -100,7 +101,7 @@ engineOptions(program.command('generate').description('generate text with the sp
 program
   .command('client')
   .description('the edge as a headless client: fetch the model from a splitwise server, run the edge here, the cloud there')
-  .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:8080')
+  .requiredOption('--server <url[,url...]>', 'server URL, e.g. http://127.0.0.1:8080; several, comma-separated, to fail over between')
   .requiredOption('--prompt <text>', 'prompt')
   .option('--plan <spec>', 'edge | cloud | half | layers:K | random:SEED | FILE.json', 'half')
   .option('--precision <p>', 'activations on the wire: fp32 | fp16 | int8', 'fp32')
@@ -111,7 +112,28 @@ program
   .option('--top-k <k>', '0 = off', int('--top-k'), 0)
   .option('--top-p <p>', '1 = off', num, 1)
   .option('--seed <n>', 'sampling seed', int('--seed'), 0)
+  .option('--fallback <mode>', 'while the cloud is unreachable: edge-now | edge-after-retries | wait', 'edge-after-retries')
+  .option('--retries <n>', 'retries before the fallback (or giving up, with wait) (default 5)', int('--retries'))
+  .option('--retry-initial-ms <ms>', 'first retry delay (default 100)', num)
+  .option('--retry-max-ms <ms>', 'cap on one retry delay (default 2000)', num)
+  .option('--retry-factor <x>', 'delay growth per retry (default 2)', num)
+  .option('--retry-jitter <j>', 'each delay is drawn from [d*(1-j), d] (default 0.5)', num)
+  .option('--timeout-ms <ms>', 'a cloud call (and each connect attempt) fails after this long (default 30000)', int('--timeout-ms'))
   .action(runClient);
+
+program
+  .command('netem')
+  .description('network emulator: a TCP proxy that adds delay, jitter, a bandwidth limit, stalls and cuts between the edge and the cloud')
+  .requiredOption('--listen <port>', 'port to listen on (0 = any free one)')
+  .requiredOption('--target <host:port>', 'where the cloud listens, e.g. 127.0.0.1:8080')
+  .option('--host <addr>', 'interface to listen on', '127.0.0.1')
+  .option('--delay <ms>', 'one-way delay, each direction', num)
+  .option('--jitter <ms>', 'extra one-way delay, uniform in [0, ms] (order kept)', num)
+  .option('--bandwidth <mbit>', 'throughput limit per direction, Mbit/s', num)
+  .option('--schedule <file.json>', '{"phases":[{"at":ms,"delayMs"?,"jitterMs"?,"bandwidthMbps"?,"stall"?,"cut"?}],"loopMs"?}')
+  .option('--trace <file>', 'bandwidth trace: lines "seconds Mbit/s" (FCC / Norway 3G style); loops')
+  .option('--stats-every <s>', 'print conditions and byte counts to stderr every s seconds (0 = only at exit)', num, 5)
+  .action(runNetem);
 
 program
   .command('demo')

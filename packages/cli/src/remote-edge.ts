@@ -1,14 +1,22 @@
 // The edge over a real network: the model fetched from a splitwise server, the edge's share run
 // with onnxruntime-node, the cloud's share requested over socket.io. The headless client, the
-// link benchmark and the integration tests all assemble it here.
+// link benchmark and the integration tests all assemble it here. `recovering` wraps the edge in
+// core's RecoveringEdge: a failed cloud call is retried with exponential backoff, the link
+// reconnects (to the same or the next server of the list) and the new worker is rebuilt from the
+// edge's partition checkpoint.
 import {
   buildModelGraph,
+  LinkError,
   EdgeExecutor,
+  RecoveringEdge,
   SplitSessions,
   SplitWeights,
   type Gpt2Checkpoint,
   type ModelGraph,
+  type BackoffOptions,
+  type Fallback,
   type PartitionPlan,
+  type RecoveryEvent,
   type WirePrecision,
 } from '@splitwise/core';
 import type { Gpt2Tokenizer } from '@splitwise/checkpoint';
@@ -18,7 +26,10 @@ import { downloadModel, type Progress } from './download.ts';
 import { resolvePlan } from './engine.ts';
 
 export interface RemoteEdgeOptions {
-  /** Server base URL, e.g. http://127.0.0.1:8080 */
+  /**
+   * Server base URL, e.g. http://127.0.0.1:8080, or several separated by commas: the cloud
+   * workers to fail over between (the model is downloaded from the first that answers).
+   */
   server: string;
   /** edge | cloud | half | layers:K | random:SEED | FILE.json, or a plan. @defaultValue 'half' */
   plan?: string | PartitionPlan;
@@ -38,13 +49,28 @@ export interface RemoteEdgeOptions {
   checkpoint?: { ckpt: Gpt2Checkpoint; ffnChunks?: number; tokenizer?: Gpt2Tokenizer };
   /** Reuse the edge sessions of another RemoteEdge of the same model (benchmarks). */
   sessions?: SplitSessions;
+  /** What `recovering` does while the cloud is unreachable. @defaultValue 'edge-after-retries' */
+  fallback?: Fallback;
+  /** Retry schedule of `recovering` (core's defaults: 100 ms doubling to 2 s, 5 attempts, jitter 0.5). */
+  backoff?: BackoffOptions;
+  /** Outages, retries, reconnections, fallbacks and restores, as they happen. */
+  onRecoveryEvent?: (e: RecoveryEvent) => void;
 }
+
+/** `--server a,b,c` → ['a', 'b', 'c'] (trimmed, no empties). */
+export const serverList = (spec: string): string[] =>
+  spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 
 export interface RemoteEdge {
   graph: ModelGraph;
   ckpt: Gpt2Checkpoint;
   tokenizer?: Gpt2Tokenizer;
   edge: EdgeExecutor;
+  /** The edge with retries, failover and fallback: drive generation with this one. */
+  recovering: RecoveringEdge;
   link: SocketLink;
   sessions: SplitSessions;
   /** What the model download took (0 when a checkpoint was given). */
@@ -53,24 +79,31 @@ export interface RemoteEdge {
 }
 
 export async function connectRemoteEdge(o: RemoteEdgeOptions): Promise<RemoteEdge> {
-  const got = o.checkpoint
-    ? { ...o.checkpoint, bytes: 0, ms: 0 }
-    : await downloadModel(o.server, o.onProgress).then((d) => ({ ckpt: d.ckpt, tokenizer: d.tokenizer, ffnChunks: d.info.ffnChunks, bytes: d.bytes, ms: d.ms }));
+  const servers = serverList(o.server);
+  if (servers.length === 0) throw new LinkError('no server URL given', 'connect_failed');
+  const got = o.checkpoint ? { ...o.checkpoint, bytes: 0, ms: 0 } : await downloadFromAny(servers, o.onProgress);
   const graph = buildModelGraph(got.ckpt.config, { ffnChunks: got.ffnChunks });
   const plan = typeof o.plan === 'object' ? o.plan : await resolvePlan(o.plan ?? 'half', graph);
   const ownSessions = !o.sessions;
   const sessions = o.sessions ?? (await SplitSessions.create(new OrtNodeRuntime({ intraOpNumThreads: o.threads }), graphSource(got.ckpt)));
   let link: SocketLink | undefined;
   try {
-    link = await SocketLink.connect(graph, { url: o.server, precision: o.precision ?? 'fp32', token: o.token, timeoutMs: o.timeoutMs, probeEveryMs: o.probeEveryMs });
+    link = await SocketLink.connect(graph, { urls: servers, precision: o.precision ?? 'fp32', token: o.token, timeoutMs: o.timeoutMs, probeEveryMs: o.probeEveryMs });
     const edge = await EdgeExecutor.create(graph, new SplitWeights(got.ckpt, graph), sessions, link, plan);
     const l = link;
+    const recovering = new RecoveringEdge(edge, {
+      fallback: o.fallback,
+      backoff: o.backoff,
+      reconnect: () => l.reconnect(),
+      ...(o.onRecoveryEvent ? { onEvent: o.onRecoveryEvent } : {}),
+    });
     let closing: Promise<void> | undefined;
     return {
       graph,
       ckpt: got.ckpt,
       tokenizer: got.tokenizer,
       edge,
+      recovering,
       link: l,
       sessions,
       download: { bytes: got.bytes, ms: got.ms },
@@ -85,4 +118,17 @@ export async function connectRemoteEdge(o: RemoteEdgeOptions): Promise<RemoteEdg
     if (ownSessions) await sessions.release();
     throw e;
   }
+}
+
+async function downloadFromAny(servers: string[], onProgress?: Progress) {
+  let last: unknown;
+  for (const s of servers) {
+    try {
+      const d = await downloadModel(s, onProgress);
+      return { ckpt: d.ckpt, tokenizer: d.tokenizer, ffnChunks: d.info.ffnChunks, bytes: d.bytes, ms: d.ms };
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
 }

@@ -24,11 +24,16 @@ export { attachmentsFor, wireParser, type WireParser, type WireParserLimits } fr
 export interface SocketLinkOptions {
   /** Server URL; omit in a page served by the server itself. */
   url?: string;
+  /**
+   * Servers to fail over between (the cloud workers' URLs). `connect` tries them in order from the
+   * first; `reconnect` goes round-robin starting with the one in use. Overrides `url`.
+   */
+  urls?: string[];
   /** Wire precision of activations. @defaultValue 'fp32' */
   precision?: WirePrecision;
   /** Access token the server may require. */
   token?: string;
-  /** Milliseconds before a cloud call counts as failed. @defaultValue 30000 */
+  /** Milliseconds before a cloud call counts as failed; also bounds each connect + hello attempt. @defaultValue 30000 */
   timeoutMs?: number;
   /** RTT probe period in ms; 0 = no background probes. @defaultValue 1000 */
   probeEveryMs?: number;
@@ -44,80 +49,134 @@ function binaryBytes(v: unknown): number {
   return 0;
 }
 
+/** One socket and the session it said hello for. Requests in flight fail when it dies. */
+interface Conn {
+  socket: ClientSocket;
+  session: string;
+  limits: ServerLimits;
+  worker: string;
+  /** Rejecters of requests in flight on this socket: called at once on 'disconnect'. */
+  pending: Set<(e: LinkError) => void>;
+  dead: boolean;
+}
+
 export class SocketLink implements CloudLink {
   readonly stats: LinkStats = { calls: 0, bytesUp: 0, bytesDown: 0 };
   readonly network = new NetworkEstimator();
   precision: WirePrecision;
-  session = '';
-  limits?: ServerLimits;
-  worker = '';
+  /** How many times the link opened a new session after the first (see reconnect). */
+  reconnects = 0;
   private probeTimer?: ReturnType<typeof setInterval>;
+  private closed = false;
+  private reconnecting?: Promise<string>;
 
   private constructor(
-    private readonly socket: ClientSocket,
-    private readonly E: number,
+    private conn: Conn,
+    /** Index into `urls` of the server in use. */
+    private at: number,
+    private readonly urls: Array<string | undefined>,
+    private readonly graph: ModelGraph,
     private readonly o: SocketLinkOptions,
   ) {
     this.precision = o.precision ?? 'fp32';
   }
 
-  /** Connect and say hello: the server checks protocol version, model and token. */
+  /**
+   * Connect and say hello: the server checks protocol version, model and token. With several
+   * `urls` the first that answers is used (each attempt bounded by `timeoutMs`).
+   */
   static async connect(graph: ModelGraph, o: SocketLinkOptions = {}): Promise<SocketLink> {
-    const opts = {
-      transports: ['websocket'],
-      reconnection: false,
-      timeout: o.timeoutMs ?? 30_000,
-      // the default parser drops packets with more than 10 attachments (a cloud-only reply has n_layer + 1)
-      parser: wireParser({ maxAttachments: attachmentsFor(graph.config.nLayer), maxMessageBytes: Infinity }),
-    };
-    const socket: ClientSocket = o.url ? io(o.url, opts) : io(opts);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', (e) => reject(new LinkError(`cannot connect to ${o.url ?? 'the page origin'}: ${e.message}`, 'connect_failed')));
-      });
-    } catch (e) {
-      socket.close(); // no socket left half-open behind a failed connect
-      throw e;
+    const urls = SocketLink.urlList(o);
+    let last: unknown;
+    for (let i = 0; i < urls.length; i++) {
+      let conn: Conn | undefined;
+      try {
+        conn = await openSession(urls[i], graph, o);
+        const link = new SocketLink(conn, i, urls, graph, o);
+        await link.probe();
+        const every = o.probeEveryMs ?? 1000;
+        if (every > 0) {
+          link.probeTimer = setInterval(() => void link.probe().catch(() => undefined), every);
+          // background probes must not keep a Node process (the headless client, tests) alive
+          (link.probeTimer as { unref?: () => void }).unref?.();
+        }
+        return link;
+      } catch (e) {
+        if (conn) retire(conn, 'connect failed');
+        last = e;
+        // a refusal that another server would repeat (token, model, version) ends the search;
+        // an unreachable or full one sends us to the next
+        if (!(e instanceof LinkError) && !(e instanceof ProtocolError && e.code === 'busy')) throw e;
+      }
     }
-    const link = new SocketLink(socket, graph.config.nEmbd, o);
-    const c = graph.config;
-    let hello: HelloReply;
-    try {
-      hello = await socket.timeout(o.timeoutMs ?? 30_000).emitWithAck('hello', {
-        protocol: PROTOCOL_VERSION,
-        model: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: graph.ffnChunks },
-        ...(o.token ? { token: o.token } : {}),
-      });
-    } catch (e) {
-      socket.close();
-      throw new LinkError(`no answer to hello: ${(e as Error).message}`, socket.connected ? 'timeout' : 'link_closed');
-    }
-    if (!hello.ok) {
-      socket.close();
-      throw fromWireError(hello.error);
-    }
-    link.session = hello.session;
-    link.limits = hello.limits;
-    link.worker = hello.worker;
-    await link.probe();
-    const every = o.probeEveryMs ?? 1000;
-    if (every > 0) {
-      link.probeTimer = setInterval(() => void link.probe().catch(() => undefined), every);
-      // background probes must not keep a Node process (the headless client, tests) alive
-      (link.probeTimer as { unref?: () => void }).unref?.();
-    }
-    return link;
+    throw last;
+  }
+
+  private static urlList(o: SocketLinkOptions): Array<string | undefined> {
+    if (o.urls && o.urls.length > 0) return [...o.urls];
+    return [o.url];
+  }
+
+  /** Session id of the current connection. */
+  get session(): string {
+    return this.conn.session;
+  }
+  get limits(): ServerLimits {
+    return this.conn.limits;
+  }
+  /** The cloud worker serving this link (host:pid), as its hello said. */
+  get worker(): string {
+    return this.conn.worker;
+  }
+  /** URL of the server in use (undefined: the page's origin). */
+  get url(): string | undefined {
+    return this.urls[this.at];
   }
 
   get connected(): boolean {
-    return this.socket.connected;
+    return !this.conn.dead && this.conn.socket.connected;
+  }
+
+  /**
+   * Drop the current socket and open a new one with a new session: round-robin over `urls`,
+   * starting with the one in use (its worker may have been restarted behind the same address),
+   * each attempt bounded by `timeoutMs`. Resolves with the new worker's id. The new session is
+   * empty: the edge must rebuild it (EdgeExecutor.resync, which RecoveringEdge runs next).
+   * Concurrent calls share one attempt.
+   */
+  reconnect(): Promise<string> {
+    if (this.closed) return Promise.reject(new LinkError('link is closed', 'link_closed'));
+    this.reconnecting ??= this.doReconnect().finally(() => (this.reconnecting = undefined));
+    return this.reconnecting;
+  }
+
+  private async doReconnect(): Promise<string> {
+    retire(this.conn, 'the link is reconnecting');
+    const errors: string[] = [];
+    for (let k = 0; k < this.urls.length; k++) {
+      const i = (this.at + k) % this.urls.length;
+      try {
+        const conn = await openSession(this.urls[i], this.graph, this.o);
+        if (this.closed) {
+          retire(conn, 'link is closed');
+          break;
+        }
+        this.conn = conn;
+        this.at = i;
+        this.reconnects++;
+        return conn.worker;
+      } catch (e) {
+        errors.push(`${this.urls[i] ?? 'page origin'}: ${(e as Error).message}`);
+        // a server that refuses us for good (token, model, version) is skipped like a dead one
+      }
+    }
+    throw new LinkError(`no cloud server answered: ${errors.join('; ') || 'link is closed'}`, 'connect_failed');
   }
 
   /** One timestamped ping; its round trip feeds the RTT estimate. Returns the RTT in ms. */
   async probe(): Promise<number> {
     const t = performance.now();
-    await this.socket.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t });
+    await this.call(this.conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t }));
     const rtt = performance.now() - t;
     this.network.addRtt(rtt);
     return rtt;
@@ -127,17 +186,35 @@ export class SocketLink implements CloudLink {
     return this.network.snapshot();
   }
 
+  /**
+   * An acknowledged emit that fails with LinkError('link_closed') the moment its socket dies,
+   * or LinkError('timeout') after timeoutMs while it lives.
+   */
+  private call<T>(conn: Conn, emit: (s: ClientSocket) => Promise<T>): Promise<T> {
+    if (conn.dead || !conn.socket.connected) return Promise.reject(new LinkError('not connected to the cloud', 'link_closed'));
+    return new Promise<T>((resolve, reject) => {
+      const onDead = (e: LinkError): void => reject(e);
+      conn.pending.add(onDead);
+      emit(conn.socket).then(
+        (v) => {
+          conn.pending.delete(onDead);
+          resolve(v);
+        },
+        (e: unknown) => {
+          conn.pending.delete(onDead);
+          const dead = conn.dead || !conn.socket.connected;
+          reject(new LinkError(`cloud call failed: ${(e as Error).message}`, dead ? 'link_closed' : 'timeout'));
+        },
+      );
+    });
+  }
+
   async request(req: CloudRequest): Promise<CloudReply> {
-    if (!this.socket.connected) throw new LinkError('not connected to the cloud', 'link_closed');
-    const wire: WireRequest = requestToWire(req, this.session, this.precision, this.E);
+    const conn = this.conn;
+    const wire: WireRequest = requestToWire(req, conn.session, this.precision, this.E);
     const up = binaryBytes(wire);
     const t = performance.now();
-    let raw: WireReply;
-    try {
-      raw = await this.socket.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('cloud', wire);
-    } catch (e) {
-      throw new LinkError(`cloud call failed: ${(e as Error).message}`, this.socket.connected ? 'timeout' : 'link_closed');
-    }
+    const raw: WireReply = await this.call(conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('cloud', wire));
     const ms = performance.now() - t;
     const down = binaryBytes(raw);
     this.stats.calls++;
@@ -153,8 +230,81 @@ export class SocketLink implements CloudLink {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.probeTimer) clearInterval(this.probeTimer);
-    this.socket.disconnect();
+  private get E(): number {
+    return this.graph.config.nEmbd;
   }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    retire(this.conn, 'link is closed');
+  }
+}
+
+/** Close a connection and fail whatever is still in flight on it. */
+function retire(conn: Conn, why: string): void {
+  if (!conn.dead) {
+    conn.dead = true;
+    for (const reject of conn.pending) reject(new LinkError(why, 'link_closed'));
+    conn.pending.clear();
+  }
+  conn.socket.disconnect();
+}
+
+/** Open a socket to `url` and say hello, within timeoutMs; on any failure nothing is left open. */
+async function openSession(url: string | undefined, graph: ModelGraph, o: SocketLinkOptions): Promise<Conn> {
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const opts = {
+    transports: ['websocket'],
+    reconnection: false,
+    timeout: timeoutMs,
+    // a fresh engine per session: never share a multiplexed connection with a retired socket
+    forceNew: true,
+    // the default parser drops packets with more than 10 attachments (a cloud-only reply has n_layer + 1)
+    parser: wireParser({ maxAttachments: attachmentsFor(graph.config.nLayer), maxMessageBytes: Infinity }),
+  };
+  const socket: ClientSocket = url ? io(url, opts) : io(opts);
+  const where = url ?? 'the page origin';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LinkError(`cannot connect to ${where}: no answer in ${timeoutMs} ms`, 'connect_failed')), timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('connect_error', (e) => {
+        clearTimeout(timer);
+        reject(new LinkError(`cannot connect to ${where}: ${e.message}`, 'connect_failed'));
+      });
+    });
+  } catch (e) {
+    socket.close(); // no socket left half-open behind a failed connect
+    throw e;
+  }
+  const c = graph.config;
+  let hello: HelloReply;
+  try {
+    hello = await socket.timeout(timeoutMs).emitWithAck('hello', {
+      protocol: PROTOCOL_VERSION,
+      model: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: graph.ffnChunks },
+      ...(o.token ? { token: o.token } : {}),
+    });
+  } catch (e) {
+    const connected = socket.connected;
+    socket.close();
+    throw new LinkError(`no answer to hello from ${where}: ${(e as Error).message}`, connected ? 'timeout' : 'link_closed');
+  }
+  if (!hello.ok) {
+    socket.close();
+    throw fromWireError(hello.error);
+  }
+  const conn: Conn = { socket, session: hello.session, limits: hello.limits, worker: hello.worker, pending: new Set(), dead: false };
+  // a dead socket fails its requests in flight now, not after timeoutMs
+  socket.once('disconnect', (reason) => {
+    if (conn.dead) return;
+    conn.dead = true;
+    for (const reject of conn.pending) reject(new LinkError(`the cloud connection closed (${reason})`, 'link_closed'));
+    conn.pending.clear();
+  });
+  return conn;
 }

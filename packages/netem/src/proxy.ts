@@ -153,7 +153,11 @@ export class NetemProxy {
       return;
     }
     this.stats.connections++;
-    const upstream = net.connect({ ...this.o.target, allowHalfOpen: true });
+    const upstream = net.connect({ ...this.o.target, allowHalfOpen: true, noDelay: true });
+    // no Nagle on either leg: the proxy releases chunks when the schedule says, and Nagle holding
+    // a small write until the previous one is acknowledged (40 ms delayed ACK on Linux) would add
+    // delay that no schedule asked for (a socket.io message with attachments is several writes)
+    client.setNoDelay(true);
     this.sockets.add(client).add(upstream);
     this.stats.open = this.sockets.size / 2;
     const now = (): number => Date.now();

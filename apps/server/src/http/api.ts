@@ -30,7 +30,8 @@ export function apiRouter(model: ModelHost, stats: () => ServerStats): Router {
   const c = model.graph.config;
 
   r.get('/health', (_req, res) => {
-    res.json({ ok: true, uptime: stats().uptime, sessions: stats().totals.sessions });
+    const s = stats();
+    res.json({ ok: true, worker: s.worker, uptime: s.uptime, sessions: s.totals.sessions });
   });
 
   r.get('/stats', (_req, res) => {
