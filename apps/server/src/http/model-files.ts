@@ -74,13 +74,16 @@ export async function sendModelFile(dir: string, req: Request, res: Response): P
   }
 }
 
-/** The servable files present in the folder, with their sizes. */
-export async function listModelFiles(dir: string): Promise<Array<{ name: string; bytes: number }>> {
-  const out: Array<{ name: string; bytes: number }> = [];
+/**
+ * The servable files present in the folder, with their sizes and ETags: the page keys its
+ * browser-storage copy on this list, so a regenerated model of the same size is fetched anew.
+ */
+export async function listModelFiles(dir: string): Promise<Array<{ name: string; bytes: number; etag: string }>> {
+  const out: Array<{ name: string; bytes: number; etag: string }> = [];
   for (const name of (await readdir(dir)).sort()) {
     const f = await openModelFile(dir, name);
     if (!f) continue;
-    out.push({ name, bytes: f.size });
+    out.push({ name, bytes: f.size, etag: f.etag });
     await f.fh.close();
   }
   return out;
