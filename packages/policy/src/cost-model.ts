@@ -1,0 +1,379 @@
+// The cost model: what a partition plan costs per token and per request, from an edge profile, a
+// cloud profile and the network. It walks the same steps the executor runs (core's schedule(): edge
+// layers, edge blocks, cloud calls) and charges:
+//   - compute on each side from the device profiles (kernel fits: attn / ffn / layer / lmHead / combine);
+//   - one RTT per cloud call (a synchronisation point), plus bytes over bandwidth at the wire precision
+//     (rows of graph.wireBytesPerToken[p]: the residual up, the residual and the checkpoint rows down,
+//     the cloud's partial sum of a mixed block);
+//   - the overlap when a mixed block opens its call: the edge computes its share while the cloud
+//     computes its own, so that call costs max(edge share, network + cloud share);
+//   - edge energy: active power while the edge computes, idle power while it waits, and the radio
+//     (Huang et al.'s P = au*up + ad*down + beta while a request uses the cloud, plus the LTE tail);
+//   - accuracy loss: per quantised tensor that feeds the logits, from a measured table.
+//
+// Everything linear in the past context P is kept as (A + B*P), so a request of g tokens is summed in
+// closed form except for the overlapped calls, which take a max per token.
+import type { ModelGraph, PartitionPlan, WirePrecision } from '@splitwise/core';
+import { headDim } from '@splitwise/core';
+import { kernelMs, shapeFor, type DeviceProfile, type KernelKind, type RadioModel } from './profile.ts';
+
+export interface NetworkState {
+  rttMs: number;
+  upMbps: number;
+  downMbps: number;
+}
+
+export interface RequestShape {
+  /** Prompt tokens (prefilled in one pass). */
+  prompt: number;
+  /** Tokens generated: one from the prefill pass, then gen - 1 decode passes. */
+  gen: number;
+}
+
+/**
+ * Measured accuracy loss (scripts/measure-accuracy.ts): mean KL(fp32 || quantised) of the
+ * next-token distribution, in nats, per quantised residual the edge continues from (a cloud call's
+ * returned residual) and per quantised partial sum (a mixed block's cloud share, computed from a
+ * quantised residual and sent back quantised).
+ */
+export interface AccuracyTable {
+  klPerResidual: Record<WirePrecision, number>;
+  klPerPartial: Record<WirePrecision, number>;
+  source: string;
+}
+
+export const NO_ACCURACY_LOSS: AccuracyTable = { klPerResidual: { fp32: 0, fp16: 0, int8: 0 }, klPerPartial: { fp32: 0, fp16: 0, int8: 0 }, source: 'none' };
+
+/**
+ * A plan as the cost model sees it: per layer, how many heads run on the cloud and which hidden
+ * units of the FFN (as a width) do. Heads of a layer are interchangeable, chunks matter by width.
+ */
+export interface PlanCounts {
+  nLayer: number;
+  nHead: number;
+  nInner: number;
+  cloudHeads: Int32Array;
+  cloudWidth: Int32Array;
+}
+
+export function planCounts(graph: ModelGraph, plan: PartitionPlan): PlanCounts {
+  const L = graph.config.nLayer;
+  const cloudHeads = new Int32Array(L), cloudWidth = new Int32Array(L);
+  plan.layers.forEach((l, i) => {
+    cloudHeads[i] = l.cloudHeads.length;
+    cloudWidth[i] = l.cloudFfnChunks.reduce((a, k) => a + graph.layers[i]!.ffnChunks[k]!.width, 0);
+  });
+  return { nLayer: L, nHead: graph.config.nHead, nInner: graph.config.nInner, cloudHeads, cloudWidth };
+}
+
+type Owner = 'edge' | 'cloud' | 'mixed';
+const owner = (cloud: number, total: number): Owner => (cloud === 0 ? 'edge' : cloud === total ? 'cloud' : 'mixed');
+
+/** Linear in the past context P: ms = a + b * P. */
+interface Lin {
+  a: number;
+  b: number;
+}
+const lin = (a = 0, b = 0): Lin => ({ a, b });
+const addLin = (x: Lin, y: Lin): void => {
+  x.a += y.a;
+  x.b += y.b;
+};
+const at = (x: Lin, P: number): number => x.a + x.b * P;
+
+/** One cloud call of a pass: rows up and down, the cloud's compute, and the edge's concurrent share. */
+export interface CallModel {
+  rowsUp: number;
+  rowsDown: number;
+  cloud: Lin;
+  /** The edge's share of a mixed block that opens this call, computed during it. */
+  overlap?: Lin;
+}
+
+/** One forward pass of n rows (decode: n = 1), linear in P. */
+export interface PassModel {
+  n: number;
+  /** Edge compute outside overlapped calls (edge blocks and layers, shares after a reply, combines, LM head). */
+  edge: Lin;
+  calls: CallModel[];
+  /** Per pass: cloud calls whose returned residual the edge continues from, and mixed blocks (see AccuracyTable). */
+  residualCrossings: number;
+  partialCrossings: number;
+}
+
+/** Kernel times of one side as (A + B*P), for a model's dimensions. */
+export class KernelCosts {
+  private cache = new Map<string, Lin>();
+  constructor(
+    readonly graph: ModelGraph,
+    readonly profile: DeviceProfile,
+  ) {}
+
+  /** ms of `kind` over `n` rows, with `heads` heads / `width` hidden units, as a function of P. */
+  of(kind: KernelKind, n: number, heads = this.graph.config.nHead, width = this.graph.config.nInner): Lin {
+    const key = `${kind}:${n}:${heads}:${width}`;
+    let v = this.cache.get(key);
+    if (!v) {
+      const s = (P: number) => shapeFor(this.graph.config, { n, P, heads, width });
+      const t0 = kernelMs(this.profile, kind, s(0)), t1 = kernelMs(this.profile, kind, s(1000));
+      v = lin(t0, (t1 - t0) / 1000);
+      this.cache.set(key, v);
+    }
+    return v;
+  }
+}
+
+/**
+ * A forward pass of n rows under the counts, step by step as core's schedule() lays it out:
+ * an edge-owned attention followed by an edge-owned FFN is one edge-layer call; a run of
+ * cloud-only blocks, optionally ending in one mixed block, is one cloud call.
+ */
+export function passModel(counts: PlanCounts, edge: KernelCosts, cloud: KernelCosts, n: number): PassModel {
+  const { nLayer: L, nHead: H, nInner: W } = counts;
+  const nb = 2 * L;
+  const cloudOf = (b: number): number => (b % 2 === 0 ? counts.cloudHeads[b >> 1]! : counts.cloudWidth[b >> 1]!);
+  const totalOf = (b: number): number => (b % 2 === 0 ? H : W);
+  const own = (b: number): Owner => owner(cloudOf(b), totalOf(b));
+  const share = (k: KernelCosts, b: number, side: 'edge' | 'cloud'): Lin => {
+    const c = cloudOf(b), mine = side === 'cloud' ? c : totalOf(b) - c;
+    return b % 2 === 0 ? k.of('attn', n, mine) : k.of('ffn', n, H, mine);
+  };
+  const comb = (k: KernelCosts): Lin => k.of('combine', n);
+  const e = lin();
+  const calls: CallModel[] = [];
+  let resQ = 0, partQ = 0;
+  let i = 0;
+  while (i < nb) {
+    const o = own(i);
+    if (o === 'edge') {
+      if (i % 2 === 0 && i + 1 < nb && own(i + 1) === 'edge') {
+        addLin(e, edge.of('layer', n));
+        i += 2;
+      } else {
+        addLin(e, share(edge, i, 'edge'));
+        addLin(e, comb(edge));
+        i += 1;
+      }
+      continue;
+    }
+    let j = i;
+    while (j < nb && own(j) === 'cloud') j++;
+    const to = j < nb && own(j) === 'mixed' ? j : j - 1;
+    const call: CallModel = { rowsUp: 1, rowsDown: 1, cloud: lin() };
+    for (let b = i; b <= to; ) {
+      const ob = own(b);
+      // checkpoint rows: the residual at every attention the call runs, except its first block and a mixed last one
+      if (b % 2 === 0 && b !== i && !(b === to && ob === 'mixed')) call.rowsDown += 1;
+      if (ob === 'mixed') {
+        addLin(call.cloud, share(cloud, b, 'cloud'));
+        call.rowsDown += 1; // the partial sum
+        partQ += 1;
+        if (b === i) {
+          call.overlap = share(edge, b, 'edge'); // opens the call: computed concurrently
+        } else {
+          resQ += 1; // the edge adds its share to the residual the cloud returned
+          addLin(e, share(edge, b, 'edge'));
+        }
+        addLin(e, comb(edge));
+        b += 1;
+      } else if (b % 2 === 0 && b + 1 <= to && own(b + 1) === 'cloud') {
+        addLin(call.cloud, cloud.of('layer', n));
+        b += 2;
+      } else {
+        addLin(call.cloud, share(cloud, b, 'cloud'));
+        addLin(call.cloud, comb(cloud));
+        b += 1;
+      }
+    }
+    if (own(to) !== 'mixed') resQ += 1; // the residual comes back and is used
+    calls.push(call);
+    i = to + 1;
+  }
+  addLin(e, edge.of('lmHead', 1));
+  return { n, edge: e, calls, residualCrossings: resQ, partialCrossings: partQ };
+}
+
+export interface CompiledPlan {
+  counts: PlanCounts;
+  precision: WirePrecision;
+  /** Wire bytes of one row at this precision. */
+  rowBytes: number;
+  decode: PassModel;
+  /** Prefill passes by prompt length (built on demand). */
+  prefill(n: number): PassModel;
+  /** Sync points (cloud calls) per forward pass. */
+  syncsPerPass: number;
+  usesCloud: boolean;
+}
+
+export class CostModel {
+  readonly edgeK: KernelCosts;
+  readonly cloudK: KernelCosts;
+  constructor(
+    readonly graph: ModelGraph,
+    readonly edge: DeviceProfile,
+    readonly cloud: DeviceProfile,
+    readonly accuracy: AccuracyTable = NO_ACCURACY_LOSS,
+  ) {
+    this.edgeK = new KernelCosts(graph, edge);
+    this.cloudK = new KernelCosts(graph, cloud);
+  }
+
+  compile(plan: PartitionPlan | PlanCounts, precision: WirePrecision): CompiledPlan {
+    const counts = 'layers' in plan ? planCounts(this.graph, plan) : plan;
+    const decode = passModel(counts, this.edgeK, this.cloudK, 1);
+    const prefills = new Map<number, PassModel>();
+    return {
+      counts,
+      precision,
+      rowBytes: this.graph.wireBytesPerToken[precision],
+      decode,
+      prefill: (n) => {
+        let p = prefills.get(n);
+        if (!p) prefills.set(n, (p = passModel(counts, this.edgeK, this.cloudK, n)));
+        return p;
+      },
+      syncsPerPass: decode.calls.length,
+      usesCloud: decode.calls.length > 0,
+    };
+  }
+
+  /** Bytes the edge holds for this plan at a context of `ctx` tokens (weights once, KV of edge heads, checkpoint, LM head). */
+  edgeMemoryBytes(counts: PlanCounts, ctx: number): number {
+    return edgeMemoryBytes(this.graph, counts, ctx);
+  }
+}
+
+const F32 = 4;
+
+/** Bytes the edge must hold that no plan changes: embeddings, LM head graph copy, the partition checkpoint. */
+export function edgeFixedBytes(graph: ModelGraph, ctx: number): number {
+  const c = graph.config;
+  return graph.edgeFixed.weightBytes + c.vocabSize * c.nEmbd * F32 + c.nLayer * ctx * c.nEmbd * F32;
+}
+
+export const headBytes = (graph: ModelGraph, ctx: number): number => {
+  const h = graph.layers[0]!.heads[0]!.cost;
+  return h.weightBytes + h.kvBytesPerToken * ctx;
+};
+/** Bytes of `width` hidden units of one layer's FFN (weights and their biases). */
+export const ffnBytes = (graph: ModelGraph, width: number): number => (2 * graph.config.nEmbd * width + width) * F32;
+/** Per-layer bytes every side running a whole layer or a bias needs (LayerNorms, biases): charged to the edge. */
+export const layerFixedBytes = (graph: ModelGraph): number => (4 * graph.config.nEmbd + 2 * graph.config.nEmbd) * F32;
+
+export function edgeMemoryBytes(graph: ModelGraph, counts: PlanCounts, ctx: number): number {
+  let m = edgeFixedBytes(graph, ctx) + counts.nLayer * layerFixedBytes(graph);
+  const hb = headBytes(graph, ctx);
+  for (let l = 0; l < counts.nLayer; l++) {
+    m += (counts.nHead - counts.cloudHeads[l]!) * hb + ffnBytes(graph, counts.nInner - counts.cloudWidth[l]!);
+  }
+  return m;
+}
+
+export interface EnergyModel {
+  activeW: number;
+  idleW: number;
+  radio: RadioModel;
+}
+
+export interface RequestCost {
+  latencyMs: number;
+  prefillMs: number;
+  /** Mean per decoded token (NaN when gen = 1). */
+  decodeMsPerToken: number;
+  edgeComputeMs: number;
+  edgeWaitMs: number;
+  bytesUp: number;
+  bytesDown: number;
+  syncs: number;
+  /** Edge energy in joules: compute + idle + radio (without any LTE tail after the request). */
+  energyJ: number;
+  radioJ: number;
+  /** Mean KL per generated token, nats. */
+  accuracyLoss: number;
+}
+
+/** ms and edge-compute ms of one pass at past context P over a network. */
+export function passTime(p: PassModel, rowBytes: number, P: number, net: NetworkState): { ms: number; edgeMs: number; up: number; down: number } {
+  let ms = at(p.edge, P), edgeMs = ms, up = 0, down = 0;
+  const upMsPerByte = 8e-3 / net.upMbps, downMsPerByte = 8e-3 / net.downMbps;
+  for (const c of p.calls) {
+    const u = c.rowsUp * p.n * rowBytes, d = c.rowsDown * p.n * rowBytes;
+    const remote = net.rttMs + u * upMsPerByte + d * downMsPerByte + at(c.cloud, P);
+    up += u;
+    down += d;
+    if (c.overlap) {
+      const mine = at(c.overlap, P);
+      edgeMs += mine;
+      ms += Math.max(mine, remote);
+    } else ms += remote;
+  }
+  return { ms, edgeMs, up, down };
+}
+
+/**
+ * What serving one request costs: the prefill pass and gen - 1 decode passes. `net` may change
+ * during the request: it is asked for the network at the start of every pass (ms since the start).
+ */
+export function requestCost(
+  model: CostModel,
+  plan: CompiledPlan,
+  req: RequestShape,
+  net: NetworkState | ((tMs: number) => NetworkState),
+  energy?: EnergyModel,
+): RequestCost {
+  const netAt = typeof net === 'function' ? net : () => net;
+  let t = 0, edgeMs = 0, up = 0, down = 0;
+  const pre = passTime(plan.prefill(req.prompt), plan.rowBytes, 0, netAt(0));
+  t += pre.ms;
+  edgeMs += pre.edgeMs;
+  up += pre.up;
+  down += pre.down;
+  const prefillMs = pre.ms;
+  for (let k = 1; k < req.gen; k++) {
+    const r = passTime(plan.decode, plan.rowBytes, req.prompt + k - 1, netAt(t));
+    t += r.ms;
+    edgeMs += r.edgeMs;
+    up += r.up;
+    down += r.down;
+  }
+  const passes = req.gen;
+  let energyJ = NaN, radioJ = 0;
+  if (energy) {
+    radioJ = plan.usesCloud ? radioEnergyJ(energy.radio, up, down, t) : 0;
+    energyJ = (energy.activeW * edgeMs + energy.idleW * (t - edgeMs)) / 1000 + radioJ;
+  }
+  return {
+    latencyMs: t,
+    prefillMs,
+    decodeMsPerToken: req.gen > 1 ? (t - prefillMs) / (req.gen - 1) : NaN,
+    edgeComputeMs: edgeMs,
+    edgeWaitMs: t - edgeMs,
+    bytesUp: up,
+    bytesDown: down,
+    syncs: plan.syncsPerPass * passes,
+    energyJ,
+    radioJ,
+    accuracyLoss: accuracyLoss(model.accuracy, plan.decode, plan.precision),
+  };
+}
+
+/** Mean KL per token of a pass structure at a precision. */
+export const accuracyLoss = (a: AccuracyTable, p: PassModel, precision: WirePrecision): number =>
+  p.residualCrossings * a.klPerResidual[precision] + p.partialCrossings * a.klPerPartial[precision];
+
+/** Radio energy of a request that talks to the cloud for `ms`: per-bit costs plus the high-power floor. */
+export function radioEnergyJ(r: RadioModel, bytesUp: number, bytesDown: number, ms: number): number {
+  const mbUp = (bytesUp * 8) / 1e6, mbDown = (bytesDown * 8) / 1e6;
+  // au [mW/Mbps] x Mbit = mJ
+  return (r.alphaUpMwPerMbps * mbUp + r.alphaDownMwPerMbps * mbDown) / 1000 + (r.betaMw / 1000) * (ms / 1000);
+}
+
+/** Expected LTE tail energy after a request when the next one arrives at rate lambda (/s); 0 when one is queued. */
+export function expectedTailJ(r: RadioModel, queued: boolean, lambdaPerS: number): number {
+  if (queued || r.tailS === 0) return 0;
+  const expMin = lambdaPerS > 0 ? (1 - Math.exp(-lambdaPerS * r.tailS)) / lambdaPerS : r.tailS;
+  return (r.tailMw / 1000) * expMin;
+}
+
+export const hd = (graph: ModelGraph): number => headDim(graph.config);

@@ -1,0 +1,98 @@
+// The exact optimum (DP over blocks with edge memory) against brute force over every plan of the
+// tiny model (2 layers, 4 heads, 4 FFN chunks of unequal width: 2^16 plans x 3 precisions), on
+// every state of a seeded test set.
+import { describe, expect, it } from 'vitest';
+import { PRESETS, WIRE_PRECISIONS, buildModelGraph, type PartitionPlan } from '@splitwise/core';
+import { CostModel, edgeMemoryBytes, planCounts, type EnergyModel } from './cost-model.ts';
+import { evaluateObjective, type ObjectiveConfig, type QueueState } from './objective.ts';
+import { countsToPlan, exactOptimum, ffnOptions } from './optimum.ts';
+import { Rng } from './rng.ts';
+import { loadAccuracy, loadProfile } from './node/files.ts';
+import { LTE_RADIO, WIFI_RADIO } from './devices.ts';
+
+const graph = buildModelGraph(PRESETS.tiny);
+const edge = loadProfile('rpi5-8gb'), cloud = loadProfile('node-epyc-2vcpu');
+// the measured table is tiny at these scales; scale it up so accuracy matters in the choice
+const acc = loadAccuracy();
+const model = new CostModel(graph, edge, cloud, {
+  ...acc,
+  klPerResidual: { fp32: 0, fp16: acc.klPerResidual.fp16 * 1e4, int8: acc.klPerResidual.int8 * 1e4 },
+  klPerPartial: { fp32: 0, fp16: acc.klPerPartial.fp16 * 1e4, int8: acc.klPerPartial.int8 * 1e4 },
+});
+
+function allPlans(): PartitionPlan[] {
+  const { nLayer: L, nHead: H } = graph.config, K = graph.ffnChunks;
+  const layerOpts: Array<{ cloudHeads: number[]; cloudFfnChunks: number[] }> = [];
+  for (let hm = 0; hm < 1 << H; hm++) {
+    for (let km = 0; km < 1 << K; km++) {
+      layerOpts.push({
+        cloudHeads: Array.from({ length: H }, (_, i) => i).filter((i) => hm & (1 << i)),
+        cloudFfnChunks: Array.from({ length: K }, (_, i) => i).filter((i) => km & (1 << i)),
+      });
+    }
+  }
+  const out: PartitionPlan[] = [];
+  const rec = (l: number, acc: PartitionPlan['layers']): void => {
+    if (l === L) {
+      out.push({ nHead: H, ffnChunks: K, layers: acc });
+      return;
+    }
+    for (const o of layerOpts) rec(l + 1, [...acc, o]);
+  };
+  rec(0, []);
+  return out;
+}
+
+describe('exact optimum', () => {
+  it('enumerates every distinct FFN width of unequal chunks', () => {
+    expect(graph.layers[0]!.ffnChunks.map((c) => c.width)).toEqual([38, 38, 37, 37]);
+    expect(ffnOptions(graph).map((o) => o.width)).toEqual([0, 37, 38, 74, 75, 76, 112, 113, 150]);
+  });
+
+  it('equals brute force on every state of the test set', () => {
+    const plans = allPlans();
+    expect(plans.length).toBe(65536);
+    const compiled = WIRE_PRECISIONS.flatMap((p) => plans.map((plan) => ({ plan, p, c: model.compile(plan, p) })));
+    const rng = new Rng(20261124);
+    const STATES = 12;
+    let checked = 0, memoryBound = 0;
+    for (let i = 0; i < STATES; i++) {
+      const req = { prompt: rng.int(1, 24), gen: rng.int(1, 6) };
+      const net = { rttMs: rng.logUniform(0.2, 80), upMbps: rng.logUniform(0.3, 300), downMbps: rng.logUniform(0.3, 300) };
+      const lte = rng.next() < 0.5;
+      const energy: EnergyModel = { activeW: 11.6, idleW: 3.3, radio: lte ? LTE_RADIO : WIFI_RADIO };
+      const o: ObjectiveConfig = { V: rng.logUniform(0.1, 10), wEnergy: rng.uniform(0, 2), wAccuracy: rng.uniform(0, 2), energyBudgetJ: rng.logUniform(0.01, 2), accuracyBudget: 1e-3 };
+      const s: QueueState = { Q: rng.int(1, 6), Ze: rng.uniform(0, 20), Za: rng.uniform(0, 20), lambdaPerS: rng.logUniform(0.01, 5), battery: rng.next() };
+      const ctx = req.prompt + req.gen;
+      const cloudOnlyMem = edgeMemoryBytes(graph, planCounts(graph, { nHead: 4, ffnChunks: 4, layers: [0, 1].map(() => ({ cloudHeads: [0, 1, 2, 3], cloudFfnChunks: [0, 1, 2, 3] })) }), ctx);
+      const edgeOnlyMem = edgeMemoryBytes(graph, planCounts(graph, { nHead: 4, ffnChunks: 4, layers: [0, 1].map(() => ({ cloudHeads: [], cloudFfnChunks: [] })) }), ctx);
+      // half the states leave memory free, half cap it somewhere between cloud-only and edge-only
+      const memory = i % 2 === 0 ? edgeOnlyMem * 2 : cloudOnlyMem + rng.uniform(0, 1) * (edgeOnlyMem - cloudOnlyMem);
+      let bruteJ = Infinity;
+      for (const { plan, c } of compiled) {
+        if (edgeMemoryBytes(graph, planCounts(graph, plan), ctx) > memory) continue;
+        const J = evaluateObjective(model, c, req, net, energy, o, s).J;
+        if (J < bruteJ) bruteJ = J;
+      }
+      const opt = exactOptimum(model, req, net, energy, o, s, memory, { maxUnits: 1e6 });
+      expect(opt.exactMemory).toBe(true);
+      expect(opt.feasible).toBe(true);
+      // the DP's own value, and its plan re-evaluated by the cost model, both equal the brute-force minimum
+      expect(opt.J).toBeCloseTo(bruteJ, 9);
+      const again = evaluateObjective(model, model.compile(opt.plan, opt.precision), req, net, energy, o, s).J;
+      expect(again).toBeCloseTo(bruteJ, 9);
+      expect(edgeMemoryBytes(graph, opt.counts, ctx)).toBeLessThanOrEqual(memory);
+      if (memory < edgeOnlyMem) memoryBound++;
+      checked++;
+    }
+    expect(checked).toBe(STATES);
+    expect(memoryBound).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('turns counts into concrete plans with those counts', () => {
+    const counts = planCounts(graph, { nHead: 4, ffnChunks: 4, layers: [{ cloudHeads: [1, 3], cloudFfnChunks: [0, 2] }, { cloudHeads: [], cloudFfnChunks: [0, 1, 2, 3] }] });
+    const plan = countsToPlan(graph, counts);
+    expect(plan.layers[0]).toEqual({ cloudHeads: [0, 1], cloudFfnChunks: [0, 2] });
+    expect(planCounts(graph, plan)).toEqual(counts);
+  });
+});

@@ -1,0 +1,98 @@
+// The experiment: which model, which devices, which channels, which budgets. Platform-neutral (the
+// profiles and traces are passed in). Every number here is explained in docs/POLICY.md.
+import { PRESETS, buildModelGraph, type GPT2Config } from '@splitwise/core';
+import { CostModel, requestCost, type AccuracyTable } from './cost-model.ts';
+import { MarkovChannel, CHANNEL_SPECS, OUTAGES, TraceChannel, scaledSpec, type Channel, type ChannelKind } from './env/channel.ts';
+import { DEFAULT_WORKLOAD, type EnvConfig } from './env/simulator.ts';
+import type { ObjectiveConfig } from './objective.ts';
+import type { DeviceProfile } from './profile.ts';
+import { cloudOnlyCounts } from './optimum.ts';
+import type { Rng } from './rng.ts';
+
+export const OBJECTIVE: ObjectiveConfig = {
+  V: 2,
+  wEnergy: 0.25,
+  wAccuracy: 0.25,
+  energyBudgetJ: 3,
+  accuracyBudget: 1e-5,
+};
+
+export interface ScenarioInputs {
+  edge: DeviceProfile;
+  cloud: DeviceProfile;
+  accuracy: AccuracyTable;
+  config?: GPT2Config;
+}
+
+const GB = 1e9;
+
+export function costModelFor(i: ScenarioInputs): CostModel {
+  return new CostModel(buildModelGraph(i.config ?? PRESETS['gpt2-xl']), i.edge, i.cloud, i.accuracy);
+}
+
+/** A cloud-only request of median shape on the median Wi-Fi state: what sets the arrival rates. */
+export function nominalServiceS(model: CostModel): number {
+  const w = DEFAULT_WORKLOAD;
+  const wifi = CHANNEL_SPECS.wifi.states[0]!;
+  return requestCost(model, model.compile(cloudOnlyCounts(model.graph), 'fp32'), { prompt: w.prompt.median, gen: w.gen.median }, wifi).latencyMs / 1000;
+}
+
+export function envConfig(model: CostModel, edge: DeviceProfile, channel: (rng: Rng) => Channel, episodeLength: number): EnvConfig {
+  return {
+    model,
+    edgeProfile: edge,
+    objective: OBJECTIVE,
+    workload: DEFAULT_WORKLOAD,
+    channel,
+    memoryMinBytes: 2 * GB,
+    memoryMaxBytes: Math.min(7.5 * GB, (edge.memoryBytes ?? 8 * GB) * 0.94),
+    batteryCapacityJ: 100_000,
+    batteryMin: 0.2,
+    episodeLength,
+    nominalServiceS: nominalServiceS(model),
+    measurementSigma: 0.1,
+  };
+}
+
+/** Training channels: Wi-Fi, LTE-like or 5G-like Markov chains, a third of them with outage bursts. */
+export function trainingChannel(rng: Rng): Channel {
+  const kind = rng.pick(['wifi', 'lte', '5g'] as const);
+  return new MarkovChannel(CHANNEL_SPECS[kind], rng, rng.next() < 1 / 3 ? OUTAGES : undefined);
+}
+
+export interface EvalScenario {
+  name: string;
+  channel: (rng: Rng) => Channel;
+  /** Why the policy has not seen it. */
+  unseen: string;
+}
+
+/** Evaluation channels: fresh seeds of the training kinds, shifted variants, and trace replays. */
+export function evalScenarios(traces: Array<{ name: string; samples: Array<{ t: number; mbps: number }> }>): EvalScenario[] {
+  const markov = (kind: ChannelKind, outages: boolean) => (rng: Rng) => new MarkovChannel(CHANNEL_SPECS[kind], rng, outages ? OUTAGES : undefined);
+  const out: EvalScenario[] = [
+    { name: 'wifi', channel: markov('wifi', false), unseen: 'seeds never used in training' },
+    { name: 'lte', channel: markov('lte', false), unseen: 'seeds never used in training' },
+    { name: '5g+outages', channel: markov('5g', true), unseen: 'seeds never used in training' },
+    {
+      name: 'lte-degraded',
+      channel: (rng) => new MarkovChannel(scaledSpec(CHANNEL_SPECS.lte, 0.4, 1.6), rng, OUTAGES),
+      unseen: 'LTE at 0.4x bandwidth and 1.6x RTT, with outages: outside the training distribution',
+    },
+  ];
+  if (traces.length > 0) {
+    out.push({
+      name: 'fcc-traces',
+      channel: (rng) => {
+        const t = rng.pick(traces);
+        return new TraceChannel(`fcc:${t.name}`, t.samples, rng, { upRatio: 0.5, rttMs: 20, rttSigma: 0.3, radio: 'wifi' });
+      },
+      unseen: 'real FCC broadband traces (0.5-2.3 Mbit/s), never used in training',
+    });
+  }
+  return out;
+}
+
+export const TRAIN_SEED_BASE = 1;
+export const VALIDATION_SEED_BASE = 500_000;
+export const EVAL_SEED_BASE = 1_000_000;
