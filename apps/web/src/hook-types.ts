@@ -76,6 +76,41 @@ export interface SplitwiseHook {
   readonly state: SplitwiseState;
   run(req?: RunRequest): Promise<RunResult>;
   stop(): void;
+  /**
+   * Evaluate the exported placement policy (ONNX bytes) on recorded states with onnxruntime-web
+   * through the PolicyRunner; compare with the recorded actions and time the decisions.
+   */
+  policyCheck(onnx: ArrayBuffer | Uint8Array | number[], states: PolicyCheckState[], model?: string): Promise<PolicyCheckResult>;
+}
+
+/** The action as the policy fixture records it. */
+export interface PolicyCheckAction {
+  fracIndex: number;
+  precIndex: number;
+  cloudHeads: number[];
+  cloudWidth: number[];
+}
+
+/** One recorded state of packages/policy/src/__fixtures__/policy-states.json. */
+export interface PolicyCheckState {
+  features: number[];
+  request: { prompt: number; gen: number };
+  memoryFreeBytes: number;
+  action: PolicyCheckAction;
+}
+
+export interface PolicyCheckResult {
+  total: number;
+  /** States whose action equals the recorded one. */
+  same: number;
+  /** The first few that differ. */
+  mismatches: Array<{ index: number; got: PolicyCheckAction; want: PolicyCheckAction }>;
+  runtime: string;
+  threads: number;
+  /** Decision time per state (after warm-up): ONNX run + decode, features precomputed. */
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
 }
 
 export interface HookWindow {

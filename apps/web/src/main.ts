@@ -20,6 +20,11 @@ const hook: SplitwiseHook = {
   },
   run: (req) => app.run(req),
   stop: () => app.stop(),
+  // loaded on demand: the policy check is for tests, not the page's normal start
+  policyCheck: async (onnx, states, model) => {
+    const bytes = onnx instanceof Uint8Array ? onnx : Array.isArray(onnx) ? Uint8Array.from(onnx) : new Uint8Array(onnx);
+    return (await import('./policy-check.ts')).policyCheck(bytes, states, model);
+  },
 };
 (window as Window & HookWindow).__splitwise = hook;
 

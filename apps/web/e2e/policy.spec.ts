@@ -1,0 +1,36 @@
+// The exported placement policy decides in the browser as the training code did: the page loads
+// the committed ONNX policy and the 1,000 recorded states, evaluates them with onnxruntime-web
+// through the platform-neutral PolicyRunner (createWebRuntime), and every greedy action equals
+// the recorded one. Also reports the browser's decision time (p50/p99 after warm-up).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from '@playwright/test';
+import type { HookWindow, PolicyCheckState } from '../src/hook-types.ts';
+import { collectErrors, waitReady } from './helpers.ts';
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+const POLICY = '../../../packages/policy/';
+
+test('the exported policy gives the training code\'s action on the 1,000 recorded states in the browser', async ({ page }) => {
+  const errors = collectErrors(page);
+  const fixture = JSON.parse(readFileSync(here(`${POLICY}src/__fixtures__/policy-states.json`), 'utf8')) as { model: string; states: PolicyCheckState[] };
+  expect(fixture.states.length).toBe(1000);
+  const onnx = Array.from(readFileSync(here(`${POLICY}trained/policy.onnx`)));
+
+  await page.goto('/');
+  await waitReady(page);
+  const r = await page.evaluate(
+    ([bytes, states, model]) => (globalThis as HookWindow).__splitwise!.policyCheck(bytes, states, model),
+    [onnx, fixture.states, fixture.model] as const,
+  );
+  expect(r.runtime).toMatch(/^onnxruntime-web\//);
+  expect(r.mismatches).toEqual([]);
+  expect(r.same).toBe(1000);
+  expect(r.total).toBe(1000);
+  const line = `${r.runtime}, ${r.threads} threads: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms, mean ${r.meanMs.toFixed(3)} ms per decision (1,000 states, after 50 warm-up)`;
+  console.log(`policy decision time in the browser: ${line}`);
+  test.info().annotations.push({ type: 'policy decision time', description: line });
+  // well under a token's time (generous: shared CI machines)
+  expect(r.p50Ms).toBeLessThan(50);
+  expect(errors).toEqual([]);
+});
