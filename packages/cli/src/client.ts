@@ -111,6 +111,9 @@ export async function runClient(o: ClientOptions): Promise<void> {
         worker: r.link.worker,
         reconnects: r.link.reconnects,
         recoveryEvents: recovery.length,
+        // the partition checkpoint: residual rows at every layer input, bounded by n_positions
+        checkpointBytes: r.edge.checkpointBytes(),
+        edgeKvBytes: r.edge.runner.kvBytes(),
         download: { bytes: r.download.bytes, ms: round(r.download.ms, 0) },
       }),
     );

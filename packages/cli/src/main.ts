@@ -94,6 +94,7 @@ engineOptions(program.command('generate').description('generate text with the sp
         decodeMsMedian: decode.length ? Number(decode[decode.length >> 1]!.toFixed(2)) : null,
         syncPointsPerToken: syncPointsPerForward(e.edge.plan),
         link: e.link.stats,
+        checkpointBytes: e.edge.checkpointBytes(),
       }),
     );
   });
