@@ -18,6 +18,7 @@ import {
 } from '@splitwise/core';
 import { makeRandomGpt2 } from '@splitwise/checkpoint';
 import { createLocalSplit, createMonolithic } from '@splitwise/runtime-node';
+import { median, percentile } from '../packages/cli/src/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,11 +35,6 @@ const config = PRESETS[preset];
 if (!config) throw new Error(`unknown preset ${args.config}`);
 const ROUNDS = Number(args.rounds), DECODE = Number(args.decode), PREFILL = Number(args.prefill), threads = Number(args.threads);
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
 const ckpt = makeRandomGpt2(config, 0);
 const graph = buildModelGraph(config);
@@ -103,7 +99,7 @@ const rows = subjects.map((s) => {
   return {
     subject: s.name,
     decodeMsMedian: +d.toFixed(3),
-    decodeMsP95: +pct(m.decode, 0.95).toFixed(3),
+    decodeMsP95: +percentile(m.decode, 0.95).toFixed(3),
     decodeRatio: +(d / baseDecode).toFixed(3),
     prefillMsMedian: +p.toFixed(2),
     prefillRatio: +(p / basePrefill).toFixed(3),
