@@ -7,6 +7,7 @@ import type { RunRequest, RunResult, SamplingSettings, SplitwiseState } from './
 import { loadModelFiles, type LoadProgress } from './model-store.ts';
 import type { PageParams } from './params.ts';
 import { choiceFromSpec, planOf, samePlan, specOf, type PlanChoice } from './plans.ts';
+import { PagePolicy } from './policy-mode.ts';
 
 /** One prompt and its continuation, as the transcript shows it. */
 export interface Turn {
@@ -33,6 +34,9 @@ export class SplitwiseApp {
   private tokenListeners = new Set<(t: { index: number; id: number; ms: number }) => void>();
   private stopRequested = false;
   private turnId = 0;
+  /** Policy mode's decider, made the first time the 'policy' plan is chosen. */
+  policy?: PagePolicy;
+  private policyLoading?: Promise<PagePolicy | undefined>;
 
   constructor(readonly params: PageParams) {
     this.sampling = { ...params.sampling };
@@ -117,8 +121,12 @@ export class SplitwiseApp {
         ready: true,
         step: 'ready',
       });
-      // the live panel (RTT, bandwidth) moves even while idle
-      setInterval(() => this.notify(), 1000);
+      // the live panel (RTT, bandwidth) moves even while idle; policy mode samples the network
+      setInterval(() => {
+        this.policy?.tick();
+        this.notify();
+      }, 1000);
+      if (this.choice!.preset === 'policy') await this.decide('the policy plan was chosen', this.defaultRequest());
       this.notify();
     } catch (e) {
       this.fail(e);
@@ -148,6 +156,49 @@ export class SplitwiseApp {
     this.notify();
   }
 
+  /** The request the policy prices when there is none yet: the prompt box's text, the token limit. */
+  private defaultRequest(): { prompt: number; gen: number } {
+    const ids = this.app ? this.app.tokenizer.encode(this.params.prompt) : [];
+    return { prompt: Math.max(1, ids.length), gen: this.sampling.maxNewTokens };
+  }
+
+  private loadPolicy(): Promise<PagePolicy | undefined> {
+    this.policyLoading ??= PagePolicy.create(this.app!, this.params.memoryMB ? { memoryBytes: this.params.memoryMB * 2 ** 20 } : {}).then(
+      (p) => {
+        this.policy = p;
+        this.state.policy = p.view;
+        return p;
+      },
+      (e: unknown) => {
+        console.error(e);
+        this.state.policy = { policy: 'none', trainedFor: '', trainedLayers: 0, modelLayers: this.app!.graph.config.nLayer, mapped: false, decisions: 0, Ze: 0, Za: 0, log: [], error: `the policy could not be loaded: ${(e as Error).message}` };
+        this.policyLoading = undefined;
+        return undefined;
+      },
+    );
+    return this.policyLoading;
+  }
+
+  /**
+   * Ask the policy for a plan and precision and make them the current choice (policy mode only).
+   * During a run the plan applies from the next token, like any other change.
+   */
+  async decide(reason: string, request: { prompt: number; gen: number }, arrival = false): Promise<void> {
+    const policy = await this.loadPolicy();
+    if (!policy || this.choice?.preset !== 'policy') return;
+    try {
+      const d = await policy.decide(reason, request, arrival);
+      if (this.choice?.preset !== 'policy') return; // the person chose another plan meanwhile
+      this.choice = { ...this.choice, policy: d.plan };
+      this.state.plan = 'policy';
+      this.setPrecision(d.precision);
+    } catch (e) {
+      console.error(e);
+      if (this.state.policy) this.state.policy.error = `decision failed: ${(e as Error).message}`;
+      this.notify();
+    }
+  }
+
   /** The plan the current choice describes. */
   plan(): PartitionPlan | undefined {
     return this.app && this.choice ? planOf(this.choice, this.app.graph) : undefined;
@@ -159,9 +210,15 @@ export class SplitwiseApp {
    */
   setChoice(choice: PlanChoice): void {
     if (!this.app) return;
+    const toPolicy = choice.preset === 'policy' && this.choice?.preset !== 'policy';
     this.choice = choice;
     this.state.plan = specOf(choice, this.app.graph);
     this.notify();
+    if (toPolicy) {
+      const done = this.state.last?.tokens.length ?? 0, ctx = this.app.edge.length;
+      const request = this.state.running ? { prompt: ctx, gen: Math.max(1, this.sampling.maxNewTokens - done) } : this.defaultRequest();
+      void this.decide('the policy plan was chosen', request).then(() => this.notify());
+    }
   }
 
   setPrecision(p: WirePrecision): void {
@@ -189,6 +246,8 @@ export class SplitwiseApp {
     if (ids.length === 0) ids = [config.eosTokenId]; // GPT-2 starts unconditioned text at <|endoftext|>
     const room = config.nPositions - sampling.maxNewTokens;
     if (ids.length > room) ids = ids.slice(Math.max(0, ids.length - Math.max(1, room)));
+    const policyMode = this.choice.preset === 'policy';
+    if (policyMode) await this.decide('before the request', { prompt: ids.length, gen: sampling.maxNewTokens }, true);
 
     const result: RunResult = {
       prompt: req.promptIds ? tokenizer.decode(ids) : text,
@@ -240,6 +299,13 @@ export class SplitwiseApp {
         if (result.tokens.length === 1) result.prefill = { calls: result.calls, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
         this.notify();
         for (const f of this.tokenListeners) f({ index: result.tokens.length - 1, id: t.id, ms: t.ms });
+        // policy mode: the network moved by more than the threshold, so decide again; the new
+        // plan applies from the token after the decision lands
+        const moved = this.choice?.preset === 'policy' ? this.policy?.moved() : undefined;
+        if (moved) {
+          const what = `the network moved mid-answer: ${netText(moved.from)} → ${netText(moved.to)}`;
+          void this.decide(what, { prompt: edge.length, gen: Math.max(1, sampling.maxNewTokens - result.tokens.length) });
+        }
         if (this.stopRequested) {
           result.stopped = true;
           break;
@@ -250,6 +316,7 @@ export class SplitwiseApp {
       console.error(e);
     } finally {
       account();
+      if (policyMode && this.policy) this.policy.finished({ prompt: ids.length, gen: result.tokens.length }, edge.wanted, this.state.precision);
       turn.done = true;
       this.state.running = false;
       this.state.runs++;
@@ -259,3 +326,5 @@ export class SplitwiseApp {
     return result;
   }
 }
+
+const netText = (n: { rttMs: number; downMbps: number }): string => `${n.downMbps.toPrecision(3)} Mbit/s, ${n.rttMs.toPrecision(2)} ms`;

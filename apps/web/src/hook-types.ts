@@ -14,7 +14,7 @@ export interface RunRequest {
   /** Text to tokenize; ignored when promptIds is given. */
   prompt?: string;
   promptIds?: number[];
-  /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK. */
+  /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK | policy. */
   plan?: string;
   precision?: WirePrecision;
   sampling?: Partial<SamplingSettings>;
@@ -70,6 +70,59 @@ export interface SplitwiseState {
   /** The last few outage/recovery events (retries, reconnects, fallback, restore). */
   recovery?: Array<{ type: string; text: string; at: number }>;
   network?: { rttMs: number; bandwidthBps: number };
+  /** Policy mode (plan "policy"): which policy decides, and what it last saw and chose. */
+  policy?: PolicyView;
+}
+
+/** What the policy saw at a decision (DecisionState, in the units the panel shows). */
+export interface PolicySeen {
+  rttMs: number;
+  downMbps: number;
+  upMbps: number;
+  Q: number;
+  lambdaPerMin: number;
+  Ze: number;
+  Za: number;
+  prompt: number;
+  gen: number;
+  memoryFreeMB: number;
+  battery: number;
+  radio: 'wifi' | 'lte';
+}
+
+export interface PolicyDecisionView {
+  /** Before a request, or the network moving mid-answer (and from what to what). */
+  reason: string;
+  /** Date.now() of the decision. */
+  at: number;
+  /** Features to plan, ms (onnxruntime-web run and decode). */
+  ms: number;
+  seen: PolicySeen;
+  /** The high level's cloud share of the layers' weight bytes, and how many shares memory ruled out. */
+  fraction: number;
+  masked: number;
+  precision: WirePrecision;
+  /** Share of heads + FFN columns on the cloud, and round trips per token of the plan. */
+  cloudUnits: number;
+  syncPoints: number;
+}
+
+export interface PolicyView {
+  policy: string;
+  trainedFor: string;
+  trainedLayers: number;
+  modelLayers: number;
+  /** The policy was trained for another layer count; its block scores are read by relative depth. */
+  mapped: boolean;
+  decisions: number;
+  last?: PolicyDecisionView;
+  /** The budgets' virtual queues (energy, accuracy) after the last finished request. */
+  Ze: number;
+  Za: number;
+  /** The cost model's estimate of the last finished request. */
+  lastRequest?: { energyJ: number; accuracyLoss: number; predictedMs: number };
+  log: Array<{ reason: string; fraction: number; precision: WirePrecision; at: number }>;
+  error?: string;
 }
 
 export interface SplitwiseHook {

@@ -1,5 +1,5 @@
 // Settings a URL can preset (for tests, benchmarks and shared links), e.g.
-//   /?plan=half&precision=fp32&max=16&prompt=Hello%20world&autorun=1
+//   /?plan=half&precision=fp32&max=16&prompt=Hello%20world&autorun=1   (plan=policy&memory=MB: policy mode)
 import { WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
 
 export interface Sampling {
@@ -11,7 +11,7 @@ export interface Sampling {
 }
 
 export interface PageParams {
-  /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK. */
+  /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK | policy. */
   plan: string;
   precision: WirePrecision;
   sampling: Sampling;
@@ -23,6 +23,8 @@ export interface PageParams {
   threads?: number;
   /** Keep the model in browser storage. */
   store: boolean;
+  /** Policy mode: memory the edge may use for the model, MB (else what the browser reports). */
+  memoryMB?: number;
 }
 
 export const DEFAULT_PROMPT = 'The edge and the cloud share one model:';
@@ -52,5 +54,6 @@ export function readParams(search: string = location.search): PageParams {
     preferWebGPU: q.get('backend') === 'webgpu',
     ...(threads > 0 ? { threads } : {}),
     store: q.get('store') !== '0',
+    ...(num(q.get('memory'), 0, (n) => n > 0) > 0 ? { memoryMB: Number(q.get('memory')) } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PRESETS, buildModelGraph, halfPlan, randomPlan, syncPointsPerForward } from '@splitwise/core';
+import { PRESETS, buildModelGraph, cloudOnlyPlan, halfPlan, layerSplitPlan, randomPlan, syncPointsPerForward } from '@splitwise/core';
 import { choiceFromSpec, computeShare, planOf, specOf, toggled } from './plans.ts';
 import { readParams } from './params.ts';
 
@@ -7,13 +7,23 @@ const graph = buildModelGraph(PRESETS.tiny); // 2 layers, 4 heads, 4 FFN chunks
 
 describe('plan choices', () => {
   it('round-trips every spec form through the URL spec', () => {
-    for (const spec of ['edge', 'cloud', 'half', 'layers:1', 'custom:ecee/eeee.eeec/ceee']) {
+    for (const spec of ['edge', 'cloud', 'half', 'policy', 'layers:1', 'custom:ecee/eeee.eeec/ceee']) {
       expect(specOf(choiceFromSpec(spec, graph), graph)).toBe(spec);
     }
     const random = choiceFromSpec('random:5', graph);
     expect(random.preset).toBe('custom');
     expect(planOf(random, graph)).toEqual(randomPlan(graph, 5));
     expect(planOf(choiceFromSpec(specOf(random, graph), graph), graph)).toEqual(randomPlan(graph, 5));
+  });
+
+  it('the policy preset runs the policy\'s last plan, cloud only before its first decision', () => {
+    const c = choiceFromSpec('policy', graph);
+    expect(c.preset).toBe('policy');
+    expect(planOf(c, graph)).toEqual(cloudOnlyPlan(graph));
+    expect(planOf({ ...c, policy: layerSplitPlan(graph, 1) }, graph)).toEqual(layerSplitPlan(graph, 1));
+    expect(() => planOf({ ...c, policy: { ...layerSplitPlan(graph, 1), layers: [] } }, graph)).toThrow();
+    expect(readParams('?plan=policy&memory=512').memoryMB).toBe(512);
+    expect(readParams('?plan=policy&memory=-1').memoryMB).toBeUndefined();
   });
 
   it('rejects masks that do not fit the model', () => {

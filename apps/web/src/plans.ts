@@ -1,5 +1,6 @@
-// The plan the page runs: a preset (edge only, cloud only, first k layers on the edge, half) or a
-// custom head/chunk mask the person edits on the grid. Also what a plan costs each side in FLOPs.
+// The plan the page runs: a preset (edge only, cloud only, first k layers on the edge, half), a
+// custom head/chunk mask the person edits on the grid, or the policy's choice (policy-mode.ts).
+// Also what a plan costs each side in FLOPs.
 import {
   cloudOnlyPlan,
   edgeOnlyPlan,
@@ -12,7 +13,7 @@ import {
   type PartitionPlan,
 } from '@splitwise/core';
 
-export const PRESETS = ['edge', 'cloud', 'layers', 'half', 'custom'] as const;
+export const PRESETS = ['edge', 'cloud', 'layers', 'half', 'custom', 'policy'] as const;
 export type Preset = (typeof PRESETS)[number];
 
 export const PRESET_LABELS: Record<Preset, string> = {
@@ -21,6 +22,7 @@ export const PRESET_LABELS: Record<Preset, string> = {
   layers: 'Layer cut',
   half: 'Half',
   custom: 'Custom',
+  policy: 'Policy',
 };
 
 export const PRESET_TITLES: Record<Preset, string> = {
@@ -29,6 +31,7 @@ export const PRESET_TITLES: Record<Preset, string> = {
   layers: 'The first k layers on the edge, the rest on the cloud (a classic layer split)',
   half: 'Every layer split: the odd heads and FFN chunks on the cloud, the even ones here',
   custom: 'Your own placement: click cells in the map to move them',
+  policy: 'The Splitwise policy decides in this browser, before each request and when the network moves',
 };
 
 export interface PlanChoice {
@@ -37,6 +40,8 @@ export interface PlanChoice {
   k: number;
   /** The custom mask (starts as a copy of whatever was shown when the person first clicked). */
   custom: PartitionPlan;
+  /** The policy's last plan (the 'policy' preset); cloud only until it first decides. */
+  policy?: PartitionPlan;
 }
 
 export function planOf(choice: PlanChoice, graph: ModelGraph): PartitionPlan {
@@ -51,17 +56,19 @@ export function planOf(choice: PlanChoice, graph: ModelGraph): PartitionPlan {
       return halfPlan(graph);
     case 'custom':
       return validatePlan(choice.custom, graph);
+    case 'policy':
+      return choice.policy ? validatePlan(choice.policy, graph) : cloudOnlyPlan(graph);
   }
 }
 
 /**
- * A choice from a URL spec: edge | cloud | half | layers:K | random:SEED (a custom mask) |
- * custom:<mask>, where the mask has one group per layer, "heads/chunks" as strings of e/c, e.g.
+ * A choice from a URL spec: edge | cloud | half | policy | layers:K | random:SEED (a custom
+ * mask) | custom:<mask>, where the mask has one group per layer, "heads/chunks" as strings of e/c, e.g.
  * custom:ecec/eecc.eeee/cccc for two layers of four heads and four chunks.
  */
 export function choiceFromSpec(spec: string, graph: ModelGraph): PlanChoice {
   const half = Math.floor(graph.config.nLayer / 2);
-  if (spec === 'edge' || spec === 'cloud' || spec === 'half') return { preset: spec, k: half, custom: halfPlan(graph) };
+  if (spec === 'edge' || spec === 'cloud' || spec === 'half' || spec === 'policy') return { preset: spec, k: half, custom: halfPlan(graph) };
   const layers = /^layers:(\d+)$/.exec(spec);
   if (layers) return { preset: 'layers', k: Math.min(Number(layers[1]), graph.config.nLayer), custom: halfPlan(graph) };
   if (spec.startsWith('custom:')) return { preset: 'custom', k: half, custom: planFromMask(spec.slice(7), graph) };

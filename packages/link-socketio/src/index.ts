@@ -182,6 +182,24 @@ export class SocketLink implements CloudLink {
     return rtt;
   }
 
+  /**
+   * A timed upload of `bytes` of padding (the probe's `pad`, which the server reads and drops):
+   * what is left after the RTT floor is transfer time, and it feeds the bandwidth estimate. The
+   * policy needs a bandwidth before a plan has moved any tensor (an edge-only plan never does).
+   * Returns the measured rate in bits per second (NaN when the transfer was too short to time).
+   */
+  async probeBandwidth(bytes = 64 * 1024): Promise<number> {
+    if (!Number.isFinite(this.network.snapshot().minRttMs)) await this.probe();
+    const pad = new Uint8Array(bytes);
+    const t = performance.now();
+    await this.call(this.conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t, pad }));
+    const ms = performance.now() - t;
+    const before = this.network.snapshot().bandwidthSamples;
+    this.network.addTransfer(bytes, ms, 0);
+    const after = this.network.snapshot();
+    return after.bandwidthSamples > before ? after.recentBandwidthBps.at(-1)! : NaN;
+  }
+
   snapshot(): NetworkSnapshot {
     return this.network.snapshot();
   }

@@ -9,7 +9,7 @@ import { decodeAction, NF, NP } from './action.ts';
 import { buildPolicyOnnx } from './export-onnx.ts';
 import { FEATURE_DIM } from './features.ts';
 import { forwardJs, weightsFromJson, type Dense, type PolicyWeights } from './network.ts';
-import { PolicyRunner } from './policy-runner.ts';
+import { mapBlockScores, PolicyRunner } from './policy-runner.ts';
 import { Rng } from './rng.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
@@ -47,6 +47,37 @@ describe('policy export', () => {
       }
     });
     await runner.release();
+  });
+
+  it('reads a policy trained for another layer count by relative depth, and only when asked to', async () => {
+    // 4 trained layers onto 2: layer 0 takes trained layer 1, layer 1 takes trained layer 3
+    const trained = Float32Array.from([0, 1, 10, 11, 20, 21, 30, 31, /* second row */ 100, 101, 110, 111, 120, 121, 130, 131]);
+    expect(Array.from(mapBlockScores(trained, 4, 2))).toEqual([10, 11, 30, 31, 110, 111, 130, 131]);
+    // 2 onto 4: each trained layer twice
+    expect(Array.from(mapBlockScores(Float32Array.from([1, 2, 3, 4]), 2, 4))).toEqual([1, 2, 1, 2, 3, 4, 3, 4]);
+    expect(mapBlockScores(trained, 4, 4)).toBe(trained);
+
+    const rng = new Rng(9), w = randomWeights(rng, 2 * 12); // a 12-layer policy
+    const graph = buildModelGraph(PRESETS.tiny); // a 2-layer model
+    const x = Float32Array.from({ length: FEATURE_DIM }, () => rng.normal());
+    const strict = await PolicyRunner.create(runtime, buildPolicyOnnx(w), graph);
+    await expect(strict.outputs(x)).rejects.toThrow(/scores 24 blocks; the model has 4/);
+    await strict.release();
+    const mapped = await PolicyRunner.create(runtime, buildPolicyOnnx(w), graph, { mapLayers: true });
+    const [o] = await mapped.outputs(x);
+    expect(mapped.trainedLayers).toBe(12);
+    const ref = forwardJs(w, x);
+    expect(o!.scores.length).toBe(NF * 4);
+    for (let f = 0; f < NF; f++) {
+      // tiny layer 0 <- trained layer 3, layer 1 <- trained layer 9
+      for (const [to, from] of [[0, 3], [1, 9]] as const) {
+        expect(o!.scores[f * 4 + 2 * to]).toBeCloseTo(ref.scores[f * 24 + 2 * from]!, 4);
+        expect(o!.scores[f * 4 + 2 * to + 1]).toBeCloseTo(ref.scores[f * 24 + 2 * from + 1]!, 4);
+      }
+    }
+    const a = decodeAction(graph, o!, { prompt: 16, gen: 16 }, 1e12);
+    expect(a.counts.nLayer).toBe(2);
+    await mapped.release();
   });
 
   it('gives the training code\'s action on the 1,000 recorded states, and decides quickly', async () => {

@@ -11,15 +11,42 @@ import { POLICY_IO } from './export-onnx.ts';
 /** The edge footprint of the whole model at full context: what the memory feature is relative to. */
 export const modelFootprint = (graph: ModelGraph): number => edgeMemoryBytes(graph, edgeOnlyCounts(graph), graph.config.nPositions);
 
+/**
+ * Block scores of a policy trained for `fromLayers` layers, read for a model of `toLayers`: each
+ * layer takes the scores (attention, FFN) of the trained layer at the same relative depth. The
+ * fraction and the precision are shares of bytes and need no mapping; the memory mask is always
+ * computed on the real model. Identity when the layer counts agree.
+ */
+export function mapBlockScores(scores: Float32Array, fromLayers: number, toLayers: number): Float32Array {
+  if (fromLayers === toLayers) return scores;
+  const rows = scores.length / (2 * fromLayers), out = new Float32Array(rows * 2 * toLayers);
+  for (let r = 0; r < rows; r++) {
+    for (let l = 0; l < toLayers; l++) {
+      const src = Math.min(fromLayers - 1, Math.floor(((l + 0.5) * fromLayers) / toLayers));
+      out[r * 2 * toLayers + 2 * l] = scores[r * 2 * fromLayers + 2 * src]!;
+      out[r * 2 * toLayers + 2 * l + 1] = scores[r * 2 * fromLayers + 2 * src + 1]!;
+    }
+  }
+  return out;
+}
+
 export class PolicyRunner {
+  /** Layers the policy was trained for, once its first output has been read (see mapBlockScores). */
+  trainedLayers?: number;
+
   private constructor(
     private readonly session: RuntimeSession,
     readonly graph: ModelGraph,
     private readonly footprint: number,
+    private readonly mapLayers: boolean,
   ) {}
 
-  static async create(runtime: RuntimeAdapter, onnx: Uint8Array, graph: ModelGraph): Promise<PolicyRunner> {
-    return new PolicyRunner(await runtime.createSession(onnx, 'policy'), graph, modelFootprint(graph));
+  /**
+   * `mapLayers`: accept a policy trained for another layer count and read its block scores by
+   * relative depth (mapBlockScores). Off by default: a mismatch is then an error.
+   */
+  static async create(runtime: RuntimeAdapter, onnx: Uint8Array, graph: ModelGraph, o: { mapLayers?: boolean } = {}): Promise<PolicyRunner> {
+    return new PolicyRunner(await runtime.createSession(onnx, 'policy'), graph, modelFootprint(graph), o.mapLayers ?? false);
   }
 
   /** The network's outputs for a batch of feature vectors [B * FEATURE_DIM]. */
@@ -31,8 +58,12 @@ export class PolicyRunner {
       if (!t || t.dtype !== 'float32') throw new Error(`policy graph output "${k}" is missing`);
       return t.data;
     };
-    const fl = get('frac_logits'), pl = get('prec_logits'), sc = get('scores');
-    if (sc.length !== B * NF * nb) throw new Error(`the policy scores ${sc.length / (B * NF)} blocks; the model has ${nb}`);
+    const fl = get('frac_logits'), pl = get('prec_logits'), raw = get('scores');
+    const trainedBlocks = raw.length / (B * NF);
+    if (!Number.isInteger(trainedBlocks) || trainedBlocks % 2 !== 0 || trainedBlocks === 0) throw new Error(`the policy's scores output has ${raw.length} values for ${B} states`);
+    if (!this.mapLayers && trainedBlocks !== nb) throw new Error(`the policy scores ${trainedBlocks} blocks; the model has ${nb}`);
+    this.trainedLayers = trainedBlocks / 2;
+    const sc = mapBlockScores(raw, trainedBlocks / 2, nb / 2);
     return Array.from({ length: B }, (_, i) => ({
       fracLogits: fl.slice(i * NF, (i + 1) * NF),
       precLogits: pl.slice(i * NP, (i + 1) * NP),

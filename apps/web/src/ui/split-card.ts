@@ -5,6 +5,7 @@ import { PRESETS, PRESET_LABELS, PRESET_TITLES, computeShare, planOf, toggled, t
 import { h, setText } from './dom.ts';
 import { flops } from './format.ts';
 import { PlanGrid } from './plan-grid.ts';
+import { PolicyBox } from './policy-box.ts';
 
 export class SplitCard {
   readonly el: HTMLElement;
@@ -17,6 +18,7 @@ export class SplitCard {
   private readonly edgeText: HTMLElement;
   private readonly cloudText: HTMLElement;
   private readonly note: HTMLElement;
+  private readonly policy = new PolicyBox();
 
   constructor(private readonly app: SplitwiseApp) {
     const { graph } = app.app!;
@@ -67,6 +69,7 @@ export class SplitCard {
       h('div', { class: 'grid-scroll' }, this.grid.el),
       h('div', { class: 'share', attrs: { 'aria-label': 'Share of compute per token' } }, h('div', { class: 'share-bar' }, this.edgeBar), h('div', { class: 'share-labels' }, this.edgeText, this.cloudText)),
       this.note,
+      this.policy.el,
     );
   }
 
@@ -86,6 +89,7 @@ export class SplitCard {
       b.classList.toggle('active', p === choice.preset);
     }
     this.sliderRow.hidden = choice.preset !== 'layers';
+    this.policy.update(choice.preset === 'policy' ? this.app.state.policy : undefined);
     if (this.slider.value !== String(choice.k)) this.slider.value = String(choice.k);
     setText(this.sliderValue, `${choice.k} of ${graph.config.nLayer}`);
     this.grid.update(plan);
