@@ -3,6 +3,8 @@
 // plots docs/policy-eval-*.svg.
 //
 //   npx tsx scripts/eval-policy.ts [--episodes 6] [--episode-length 48] [--norway DIR]
+//                                  [--model gpt2-xl --edge rpi5-8gb --policy packages/policy/trained --name policy-eval]
+// (another model/edge evaluates the policy trained for it, e.g. `npm run eval:policy:page`)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +23,9 @@ import {
   type Planner,
 } from '../packages/policy/src/planners.ts';
 import { PolicyRunner } from '../packages/policy/src/policy-runner.ts';
-import { costModelFor, envConfig, evalScenarios, EVAL_SEED_BASE, OBJECTIVE, type EvalScenario } from '../packages/policy/src/scenario.ts';
+import { costModelFor, envConfig, evalScenarios, memoryRange, EVAL_SEED_BASE, OBJECTIVE, type EvalScenario } from '../packages/policy/src/scenario.ts';
+import { modelFootprint } from '../packages/policy/src/policy-runner.ts';
+import { PRESETS } from '@splitwise/core';
 import { DEFAULT_WORKLOAD } from '../packages/policy/src/env/simulator.ts';
 import { loadAccuracy, loadProfile } from '../packages/policy/src/node/files.ts';
 import { barChart } from '../packages/policy/src/svg-plot.ts';
@@ -33,13 +37,23 @@ const { values: args } = parseArgs({
     'episode-length': { type: 'string', default: '48' },
     out: { type: 'string', default: 'docs' },
     norway: { type: 'string', default: '../shared/data/traces/norway' },
+    model: { type: 'string', default: 'gpt2-xl' },
+    edge: { type: 'string', default: 'rpi5-8gb' },
+    /** The folder with the policy.onnx trained for this model and edge. */
+    policy: { type: 'string', default: 'packages/policy/trained' },
+    /** Stem of the output files in --out. */
+    name: { type: 'string', default: 'policy-eval' },
   },
 });
 const EPISODES = Number(args.episodes), LEN = Number(args['episode-length']);
 const t0 = performance.now();
-const edge = loadProfile('rpi5-8gb'), cloud = loadProfile('node-epyc-2vcpu'), accuracy = loadAccuracy();
-const model = costModelFor({ edge, cloud, accuracy });
+if (!(args.model in PRESETS)) throw new Error(`--model must be one of ${Object.keys(PRESETS).join(', ')}`);
+const edge = loadProfile(args.edge), cloud = loadProfile('node-epyc-2vcpu'), accuracy = loadAccuracy();
+const model = costModelFor({ edge, cloud, accuracy, config: PRESETS[args.model as keyof typeof PRESETS] });
 const graph = model.graph;
+const memory = memoryRange(model, edge, modelFootprint(graph));
+const scenarioArgs = args.model === 'gpt2-xl' && args.edge === 'rpi5-8gb' ? '' : ` --model ${args.model} --edge ${args.edge} --policy ${args.policy} --name ${args.name}`;
+const NAME = args.name;
 
 const readTraces = (dir: string) =>
   readdirSync(dir)
@@ -80,7 +94,7 @@ function averageNetwork(): { downMbps: number; upMbps: number; rttMs: number } {
 const avgNet = averageNetwork();
 const staticSplit = StaticLayerSplitPlanner.choose(model, avgNet, { prompt: DEFAULT_WORKLOAD.prompt.median, gen: DEFAULT_WORKLOAD.gen.median });
 
-const runner = await PolicyRunner.create(new OrtNodeRuntime({ intraOpNumThreads: 1 }), new Uint8Array(readFileSync('packages/policy/trained/policy.onnx')), graph);
+const runner = await PolicyRunner.create(new OrtNodeRuntime({ intraOpNumThreads: 1 }), new Uint8Array(readFileSync(join(args.policy, 'policy.onnx'))), graph);
 const policy = new PolicyPlanner('Splitwise policy (ONNX)', async (s) => (await runner.outputs(runner.features(s)))[0]!);
 const planners: Planner[] = [policy, new EdgeOnlyPlanner(), new CloudOnlyPlanner(), staticSplit, new AdaptiveLayerSplitPlanner(), new OptimumPlanner()];
 console.log(`average network (training mix): ${avgNet.downMbps.toFixed(1)}/${avgNet.upMbps.toFixed(1)} Mbit/s, ${avgNet.rttMs.toFixed(1)} ms -> ${staticSplit.name}`);
@@ -88,7 +102,7 @@ console.log(`average network (training mix): ${avgNet.downMbps.toFixed(1)}/${avg
 const seeds = Array.from({ length: EPISODES }, (_, i) => EVAL_SEED_BASE + i);
 const results: Array<{ scenario: string; unseen: string; planner: string; summary: Summary }> = [];
 for (const sc of scenarios) {
-  const cfg = envConfig(model, edge, sc.channel, LEN);
+  const cfg = envConfig(model, edge, sc.channel, LEN, memory);
   for (const p of planners) {
     const t = performance.now();
     const s = summarize(await runEpisodes(cfg, p, seeds));
@@ -102,7 +116,7 @@ for (const sc of scenarios) {
 }
 
 // decision time of the exported policy alone: features -> ONNX -> plan, one state at a time
-const env = new (await import('../packages/policy/src/env/simulator.ts')).SplitwiseEnv(envConfig(model, edge, scenarios[0]!.channel, LEN));
+const env = new (await import('../packages/policy/src/env/simulator.ts')).SplitwiseEnv(envConfig(model, edge, scenarios[0]!.channel, LEN, memory));
 const times: number[] = [];
 let st = env.reset(EVAL_SEED_BASE + 999);
 for (let i = 0; i < 300; i++) {
@@ -138,8 +152,9 @@ const comparisons = sc.map((s) => {
 const f = (v: number, d = 1): string => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const md: string[] = [];
 md.push(`# Policy evaluation`, '');
-md.push(`Made by \`npm run eval:policy\` (\`npx tsx scripts/eval-policy.ts --episodes ${EPISODES} --episode-length ${LEN}\`) on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} x ${os.cpus()[0]?.model}, in ${((performance.now() - t0) / 1000).toFixed(0)} s.`);
-md.push('', `Setting: gpt2-xl shape (48 layers, 25 heads, 25 FFN chunks), edge = \`${edge.name}\` (derived profile), cloud = \`${cloud.name}\` (measured), objective V=${OBJECTIVE.V}, w_e=${OBJECTIVE.wEnergy}, w_a=${OBJECTIVE.wAccuracy}, energy budget ${OBJECTIVE.energyBudgetJ} J/token, accuracy budget ${OBJECTIVE.accuracyBudget} nats/token. ${EPISODES} episodes x ${LEN} requests per scenario, seeds ${seeds[0]}..${seeds.at(-1)} (training used seeds below 500,000). Static layer split chosen for the training mix's average network (${avgNet.downMbps.toFixed(0)}/${avgNet.upMbps.toFixed(0)} Mbit/s, ${avgNet.rttMs.toFixed(0)} ms): ${staticSplit.name}.`, '');
+md.push(`Made by \`npm run eval:policy\` (\`npx tsx scripts/eval-policy.ts --episodes ${EPISODES} --episode-length ${LEN}${scenarioArgs}\`) on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} x ${os.cpus()[0]?.model}, in ${((performance.now() - t0) / 1000).toFixed(0)} s.`);
+const c = graph.config;
+md.push('', `Setting: ${args.model} shape (${c.nLayer} layers, ${c.nHead} heads, ${graph.ffnChunks} FFN chunks), free edge memory ${(memory.min / 2 ** 30).toFixed(2)}-${(memory.max / 2 ** 30).toFixed(2)} GiB, edge = \`${edge.name}\` (derived profile), cloud = \`${cloud.name}\` (measured), objective V=${OBJECTIVE.V}, w_e=${OBJECTIVE.wEnergy}, w_a=${OBJECTIVE.wAccuracy}, energy budget ${OBJECTIVE.energyBudgetJ} J/token, accuracy budget ${OBJECTIVE.accuracyBudget} nats/token. ${EPISODES} episodes x ${LEN} requests per scenario, seeds ${seeds[0]}..${seeds.at(-1)} (training used seeds below 500,000). Static layer split chosen for the training mix's average network (${avgNet.downMbps.toFixed(0)}/${avgNet.upMbps.toFixed(0)} Mbit/s, ${avgNet.rttMs.toFixed(0)} ms): ${staticSplit.name}.`, '');
 for (const s of sc) {
   md.push(`## ${s}`, '', `Unseen: ${scenarios.find((x) => x.name === s)!.unseen}.`, '');
   md.push('| planner | mean latency s | p95 latency s | mean service s | edge J/token | KL/token | mean queue | max queue | reward | cloud share | syncs/token | fp32/fp16/int8 |');
@@ -156,8 +171,8 @@ md.push('|---|---:|---:|---:|---:|---:|---:|');
 for (const c of comparisons) md.push(`| ${c.scenario} | ${f(c.latencyVsBestLayerSplit, 2)}x | ${f(c.latencyVsStaticSplit, 2)}x | ${f(100 * c.energyVsStaticSplit)} % | ${f(100 * c.energyVsBestLayerSplit)} % | ${f(100 * c.p95VsCloudOnly)} % | ${f(c.rewardGapToOptimum, 2)} |`);
 md.push('', `Policy decision time (features, ONNX, plan) in Node: p50 ${decision.p50Ms.toFixed(3)} ms, p99 ${decision.p99Ms.toFixed(3)} ms (${decision.runtime}, ${decision.samples} decisions). Exact optimum (DP): ${f(pooled('exact optimum (DP)', 'meanDecisionMs'), 1)} ms per decision on average.`);
 await mkdir(args.out, { recursive: true });
-await writeFile(`${args.out}/policy-eval.md`, md.join('\n') + '\n');
-await writeFile(`${args.out}/policy-eval.json`, JSON.stringify({ command: `npx tsx scripts/eval-policy.ts --episodes ${EPISODES} --episode-length ${LEN}`, date: new Date().toISOString().slice(0, 10), averageNetwork: avgNet, staticSplit: staticSplit.name, decision, comparisons, results }, null, 1) + '\n');
+await writeFile(`${args.out}/${NAME}.md`, md.join('\n') + '\n');
+await writeFile(`${args.out}/${NAME}.json`, JSON.stringify({ command: `npx tsx scripts/eval-policy.ts --episodes ${EPISODES} --episode-length ${LEN}${scenarioArgs}`, model: args.model, edge: edge.name, date: new Date().toISOString().slice(0, 10), averageNetwork: avgNet, staticSplit: staticSplit.name, decision, comparisons, results }, null, 1) + '\n');
 const short = (n: string): string => n.replace('Splitwise policy (ONNX)', 'policy').replace('exact optimum (DP)', 'optimum (DP)');
 for (const [key, label, file] of [
   ['meanLatencyS', 'mean end-to-end latency (s)', 'latency'],
@@ -165,6 +180,6 @@ for (const [key, label, file] of [
   ['energyPerTokenJ', 'edge energy per token (J)', 'energy'],
   ['meanQueue', 'mean queue backlog (requests)', 'queue'],
 ] as const) {
-  await writeFile(`${args.out}/policy-eval-${file}.svg`, barChart({ title: label, yLabel: label, categories: sc, series: names.map((p) => ({ name: short(p), values: sc.map((s) => get(s, p)[key] as number) })) }));
+  await writeFile(`${args.out}/${NAME}-${file}.svg`, barChart({ title: label, yLabel: label, categories: sc, series: names.map((p) => ({ name: short(p), values: sc.map((s) => get(s, p)[key] as number) })) }));
 }
-console.log(`wrote ${args.out}/policy-eval.md, policy-eval.json, policy-eval-{latency,p95,energy,queue}.svg; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+console.log(`wrote ${args.out}/${NAME}.md, ${NAME}.json, ${NAME}-{latency,p95,energy,queue}.svg; ${((performance.now() - t0) / 1000).toFixed(0)} s`);

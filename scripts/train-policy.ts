@@ -2,9 +2,13 @@
 // (gpt2-xl shape, Raspberry Pi 5 edge, this machine as the cloud), seeded and reproducible.
 // Writes into packages/policy/trained/: policy-weights.json, policy.onnx, training-log.json,
 // training-curve.svg (also copied to docs/), and the 1,000-state parity fixture used by the tests.
+// Another model shape or edge device trains a policy of its own (the chat page loads the one
+// trained for its model: see apps/web/src/policy-mode.ts), e.g. `npm run train:policy:page`:
 //
 //   npx tsx scripts/train-policy.ts [--updates 400] [--seed 2026] [--bc-episodes 48] [--validate-every 20]
+//                                   [--model gpt2-xl] [--edge rpi5-8gb] [--out DIR] [--fixture FILE] [--curve FILE]
 import { mkdir, writeFile, copyFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { decodeAction } from '../packages/policy/src/action.ts';
@@ -13,7 +17,9 @@ import { SplitwiseEnv } from '../packages/policy/src/env/simulator.ts';
 import { buildPolicyOnnx } from '../packages/policy/src/export-onnx.ts';
 import { weightsToJson, type PolicyWeights } from '../packages/policy/src/network.ts';
 import { AdaptiveLayerSplitPlanner, CloudOnlyPlanner, OptimumPlanner, PolicyPlanner, type Planner } from '../packages/policy/src/planners.ts';
-import { costModelFor, envConfig, trainingChannel, VALIDATION_SEED_BASE, OBJECTIVE } from '../packages/policy/src/scenario.ts';
+import { costModelFor, envConfig, memoryRange, trainingChannel, VALIDATION_SEED_BASE, OBJECTIVE } from '../packages/policy/src/scenario.ts';
+import { modelFootprint } from '../packages/policy/src/policy-runner.ts';
+import { PRESETS } from '@splitwise/core';
 import { loadAccuracy, loadProfile } from '../packages/policy/src/node/files.ts';
 import { lineChart } from '../packages/policy/src/svg-plot.ts';
 import { DEFAULT_PPO, PpoTrainer, type UpdateLog } from '../packages/policy/src/train/ppo.ts';
@@ -24,8 +30,13 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: String(DEFAULT_PPO.seed) },
     'validate-every': { type: 'string', default: '20' },
     'validation-episodes': { type: 'string', default: '16' },
+    /** Model shape (a core preset) and edge device profile (packages/policy/profiles/NAME.json). */
+    model: { type: 'string', default: 'gpt2-xl' },
+    edge: { type: 'string', default: 'rpi5-8gb' },
     out: { type: 'string', default: 'packages/policy/trained' },
     fixture: { type: 'string', default: 'packages/policy/src/__fixtures__/policy-states.json' },
+    /** Where the training curve is copied for the docs. */
+    curve: { type: 'string', default: 'docs/policy-training-curve.svg' },
     'skip-optimum-reference': { type: 'boolean', default: false },
     /** Behaviour-cloning warm start from the adaptive layer split (0 = none). */
     'bc-episodes': { type: 'string', default: '48' },
@@ -35,13 +46,16 @@ const { values: args } = parseArgs({
 const UPDATES = Number(args.updates), SEED = Number(args.seed), VAL_EVERY = Number(args['validate-every']);
 const EPISODE = 48;
 const t0 = performance.now();
-const edge = loadProfile('rpi5-8gb'), cloud = loadProfile('node-epyc-2vcpu'), accuracy = loadAccuracy();
-const model = costModelFor({ edge, cloud, accuracy });
-const cfg = envConfig(model, edge, trainingChannel, EPISODE);
+if (!(args.model in PRESETS)) throw new Error(`--model must be one of ${Object.keys(PRESETS).join(', ')}`);
+const edge = loadProfile(args.edge), cloud = loadProfile('node-epyc-2vcpu'), accuracy = loadAccuracy();
+const model = costModelFor({ edge, cloud, accuracy, config: PRESETS[args.model as keyof typeof PRESETS] });
+const cfg = envConfig(model, edge, trainingChannel, EPISODE, memoryRange(model, edge, modelFootprint(model.graph)));
+const scenarioArgs = args.model === 'gpt2-xl' && args.edge === 'rpi5-8gb' ? '' : ` --model ${args.model} --edge ${args.edge}`;
 const trainer = await PpoTrainer.create(cfg, { seed: SEED, updates: UPDATES });
 const valSeeds = Array.from({ length: Number(args['validation-episodes']) }, (_, i) => VALIDATION_SEED_BASE + i);
 const greedy = new PolicyPlanner('policy', (s) => trainer.outputs(s));
 
+console.log(`scenario: ${args.model} shape, edge ${edge.name}, cloud ${cloud.name}; free edge memory ${(cfg.memoryMinBytes / 2 ** 30).toFixed(2)}-${(cfg.memoryMaxBytes / 2 ** 30).toFixed(2)} GiB`);
 console.log(`training: ${UPDATES} updates x ${DEFAULT_PPO.envs} envs x ${EPISODE} decisions, seed ${SEED}, ${os.cpus().length} CPUs`);
 const refs: Record<string, number> = {};
 const refPlanners: Planner[] = [new CloudOnlyPlanner(), new AdaptiveLayerSplitPlanner(), ...(args['skip-optimum-reference'] ? [] : [new OptimumPlanner()])];
@@ -92,7 +106,7 @@ await writeFile(`${args.out}/policy.onnx`, onnx);
 const smooth = (xs: Array<[number, number]>, k = 10): Array<[number, number]> =>
   xs.map(([x], i) => [x, xs.slice(Math.max(0, i - k + 1), i + 1).reduce((a, p) => a + p[1], 0) / Math.min(k, i + 1)]);
 const svg = lineChart({
-  title: `PPO after a behaviour-cloning warm start (seed ${SEED}): mean reward per decision`,
+  title: `PPO after a behaviour-cloning warm start (${args.model}, ${edge.name}, seed ${SEED}): mean reward per decision`,
   xLabel: 'environment steps (decisions)',
   yLabel: 'reward  -(drift + V penalty)',
   series: [
@@ -110,13 +124,17 @@ const svg = lineChart({
   ],
 });
 await writeFile(`${args.out}/training-curve.svg`, svg);
-await mkdir('docs', { recursive: true });
-await copyFile(`${args.out}/training-curve.svg`, 'docs/policy-training-curve.svg');
+await mkdir(dirname(args.curve), { recursive: true });
+await copyFile(`${args.out}/training-curve.svg`, args.curve);
 await writeFile(
   `${args.out}/training-log.json`,
   JSON.stringify(
     {
-      command: `npx tsx scripts/train-policy.ts --updates ${UPDATES} --seed ${SEED} --bc-episodes ${args['bc-episodes']}`,
+      command: `npx tsx scripts/train-policy.ts --updates ${UPDATES} --seed ${SEED} --bc-episodes ${args['bc-episodes']}${scenarioArgs}`,
+      model: args.model,
+      edge: edge.name,
+      cloud: cloud.name,
+      memoryBytes: { min: cfg.memoryMinBytes, max: cfg.memoryMaxBytes },
       date: new Date().toISOString().slice(0, 10),
       machine: `${os.cpus().length} x ${os.cpus()[0]?.model}`,
       trainSeconds,
@@ -162,5 +180,5 @@ for (let ep = 0; states.length < 1000; ep++) {
   }
 }
 await mkdir(args.fixture.replace(/\/[^/]+$/, ''), { recursive: true });
-await writeFile(args.fixture, JSON.stringify({ model: 'gpt2-xl', command: `npx tsx scripts/train-policy.ts --updates ${UPDATES} --seed ${SEED}`, states }) + '\n');
-console.log(`wrote ${args.out}/{policy-weights.json,policy.onnx,training-log.json,training-curve.svg}, docs/policy-training-curve.svg, ${args.fixture}; ${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
+await writeFile(args.fixture, JSON.stringify({ model: args.model, command: `npx tsx scripts/train-policy.ts --updates ${UPDATES} --seed ${SEED}${scenarioArgs}`, states }) + '\n');
+console.log(`wrote ${args.out}/{policy-weights.json,policy.onnx,training-log.json,training-curve.svg}, ${args.curve}, ${args.fixture}; ${((performance.now() - t0) / 1000).toFixed(0)} s in all`);

@@ -37,15 +37,34 @@ export function nominalServiceS(model: CostModel): number {
   return requestCost(model, model.compile(cloudOnlyCounts(model.graph), 'fp32'), { prompt: w.prompt.median, gen: w.gen.median }, wifi).latencyMs / 1000;
 }
 
-export function envConfig(model: CostModel, edge: DeviceProfile, channel: (rng: Rng) => Channel, episodeLength: number): EnvConfig {
+/**
+ * Free edge memory is drawn per episode in [min, max]. For gpt2-xl on an 8 GB device that is
+ * [2, 7.5] GB against a 7 GB footprint: edge-only rarely fits, and the mask matters. Other model
+ * shapes get the same range relative to their own footprint (`footprint`: the whole model's edge
+ * bytes at full context), so memory binds as often for them.
+ */
+export function memoryRange(model: CostModel, edge: DeviceProfile, footprint: number): { min: number; max: number } {
+  const c = model.graph.config, xl = PRESETS['gpt2-xl'];
+  const deviceCap = (edge.memoryBytes ?? 8 * GB) * 0.94;
+  if (c.nLayer === xl.nLayer && c.nEmbd === xl.nEmbd && c.nHead === xl.nHead) return { min: 2 * GB, max: Math.min(7.5 * GB, deviceCap) };
+  return { min: Math.min(0.29 * footprint, deviceCap), max: Math.min(1.07 * footprint, deviceCap) };
+}
+
+export function envConfig(
+  model: CostModel,
+  edge: DeviceProfile,
+  channel: (rng: Rng) => Channel,
+  episodeLength: number,
+  memory: { min: number; max: number } = { min: 2 * GB, max: Math.min(7.5 * GB, (edge.memoryBytes ?? 8 * GB) * 0.94) },
+): EnvConfig {
   return {
     model,
     edgeProfile: edge,
     objective: OBJECTIVE,
     workload: DEFAULT_WORKLOAD,
     channel,
-    memoryMinBytes: 2 * GB,
-    memoryMaxBytes: Math.min(7.5 * GB, (edge.memoryBytes ?? 8 * GB) * 0.94),
+    memoryMinBytes: memory.min,
+    memoryMaxBytes: memory.max,
     batteryCapacityJ: 100_000,
     batteryMin: 0.2,
     episodeLength,
