@@ -2,10 +2,14 @@
 // wire precision in the browser before each request, from the network the page measures, and
 // decides again mid-answer when the network moves. The page reaches the server through the
 // project's network emulator (a real TCP proxy), so the test can move the network under it.
+import { copyFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { NetemProxy } from '@splitwise/netem';
 import type { HookWindow } from '../src/hook-types.ts';
 import { PROMPT, collectErrors, readState, sessionStats, waitReady, waitRun } from './helpers.ts';
+
+const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
 
 /** Wait for the policy's first decision (or its error, to fail with the page's own message). */
 async function waitDecision(page: Page): Promise<void> {
@@ -87,6 +91,10 @@ test('with too little memory the policy must send every layer to the cloud, and 
     expect(moved.length).toBeGreaterThanOrEqual(1);
     expect(moved.every((e) => e.fraction === 1)).toBe(true); // memory still rules
     await expect(page.getByTestId('policy-box')).toContainText('the network moved mid-answer');
+    // the split card as a person sees it after the move: kept for the docs
+    const shot = test.info().outputPath('policy-mode.png');
+    await page.locator('.split-card').screenshot({ path: shot });
+    await copyFile(shot, `${DOCS}screenshot-policy.png`);
     expect((await sessionStats(request, s.session!))!.segments).toBeGreaterThan(0);
     expect(errors).toEqual([]);
   } finally {

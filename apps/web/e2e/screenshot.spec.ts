@@ -37,10 +37,11 @@ test('tokens stream into the chat, a screenshot mid-answer, and Stop stops', asy
   expect(errors).toEqual([]);
 });
 
-test('the page fits a narrow phone screen', async ({ page }) => {
+test('the page fits a narrow phone screen, policy panel included', async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto('/?plan=half');
+  await page.goto('/?plan=policy');
   await waitReady(page);
+  await expect(page.getByTestId('policy-box')).toContainText('Chose');
   // nothing wider than the screen: no sideways scrolling
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(overflow).toBeLessThanOrEqual(0);

@@ -327,4 +327,5 @@ export class SplitwiseApp {
   }
 }
 
-const netText = (n: { rttMs: number; downMbps: number }): string => `${n.downMbps.toPrecision(3)} Mbit/s, ${n.rttMs.toPrecision(2)} ms`;
+const round = (x: number): string => (x >= 10 ? String(Math.round(x)) : x.toFixed(1));
+const netText = (n: { rttMs: number; downMbps: number }): string => `${round(n.downMbps)} Mbit/s, ${round(n.rttMs)} ms`;

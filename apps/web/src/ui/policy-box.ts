@@ -51,11 +51,13 @@ export class PolicyBox {
       ['RTT', ms(s.rttMs)],
       ['bandwidth', `${num(s.downMbps, 1)} Mbit/s`],
       ['queue', `${s.Q} · ${num(s.lambdaPerMin, 2)}/min`],
-      ['request', `${s.prompt} + ${s.gen} tokens`],
+      ['request', `${s.prompt}+${s.gen} tok`],
       ['memory', `${Math.round(s.memoryFreeMB)} MB`],
-      ['battery', `${Math.round(s.battery * 100)}% · ${s.radio === 'lte' ? 'cellular' : 'Wi-Fi/wired'}`],
+      ['battery', `${Math.round(s.battery * 100)}%`],
+      ['radio', s.radio === 'lte' ? 'cellular' : 'Wi-Fi/wired'],
       ['Z energy', num(s.Ze, 3)],
       ['Z accuracy', num(s.Za, 3)],
+      ['trained for', `${v.trainedLayers} layers`],
     ];
     this.seen.replaceChildren(...rows.flatMap(([k, val]) => [h('dt', { text: k }), h('dd', { text: val })]));
     setText(
