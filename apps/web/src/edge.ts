@@ -9,15 +9,13 @@ import {
   buildModelGraph,
   schedule,
   type GPT2Config,
-  type Gpt2Checkpoint,
-  type GraphSource,
   type ModelGraph,
   type PartitionPlan,
   type RecoveryEvent,
   type WirePrecision,
 } from '@splitwise/core';
 import { Gpt2Tokenizer, loadGpt2Checkpoint } from '@splitwise/checkpoint';
-import { buildLayerGraph, buildLmHeadGraph, buildSplitGraphs } from '@splitwise/onnx-graphs';
+import { graphSource } from '@splitwise/onnx-graphs';
 import { SocketLink } from '@splitwise/link-socketio';
 import { createWebRuntime, type WebRuntime } from '@splitwise/runtime-web';
 import type { ModelFiles } from './model-store.ts';
@@ -48,15 +46,6 @@ export interface EdgeOptions {
   plan: (graph: ModelGraph) => PartitionPlan;
   onStep?: (what: string) => void;
   onRecovery?: (e: RecoveryEvent) => void;
-}
-
-/** The graphs this side can load, as runtime-node's graphSource() assembles them (Node-free). */
-function graphSource(ckpt: Gpt2Checkpoint): GraphSource {
-  return {
-    graphs: buildSplitGraphs(ckpt.config),
-    layerGraph: (l) => buildLayerGraph(ckpt, l),
-    lmHeadGraph: () => buildLmHeadGraph(ckpt),
-  };
 }
 
 /**

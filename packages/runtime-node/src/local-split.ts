@@ -11,10 +11,9 @@ import {
   type Gpt2Checkpoint,
   type ModelGraph,
   type PartitionPlan,
-  type GraphSource,
   type SplitSessionOptions,
 } from '@splitwise/core';
-import { buildLayerGraph, buildLmHeadGraph, buildMonolithicGraph, buildSplitGraphs } from '@splitwise/onnx-graphs';
+import { buildMonolithicGraph, graphSource } from '@splitwise/onnx-graphs';
 import { OrtNodeRuntime, type OrtNodeOptions } from './ort-node-runtime.ts';
 
 export interface LocalSplit {
@@ -30,14 +29,8 @@ export interface LocalSplitOptions extends OrtNodeOptions, SplitSessionOptions {
   ffnChunks?: number;
 }
 
-/** The graphs a side can load for this checkpoint; weight-carrying ones are built on demand. */
-export function graphSource(ckpt: Gpt2Checkpoint): GraphSource {
-  return {
-    graphs: buildSplitGraphs(ckpt.config),
-    layerGraph: (l) => buildLayerGraph(ckpt, l),
-    lmHeadGraph: () => buildLmHeadGraph(ckpt),
-  };
-}
+/** The graphs a side can load for this checkpoint (re-exported from onnx-graphs, where it lives). */
+export { graphSource };
 
 export async function createLocalSplit(
   ckpt: Gpt2Checkpoint,
