@@ -80,16 +80,20 @@ describe('policy export', () => {
     await mapped.release();
   });
 
-  it('gives the training code\'s action on the 1,000 recorded states, and decides quickly', async () => {
-    const fixture = JSON.parse(readFileSync(here('./__fixtures__/policy-states.json'), 'utf8')) as {
+  // every shipped policy: the gpt2-xl one (npm run train:policy) and the chat page's gpt2 one
+  it.each([
+    { dir: '../trained', fixture: './__fixtures__/policy-states.json', model: 'gpt2-xl' as const },
+    { dir: '../trained/gpt2-rpi5-chromium', fixture: './__fixtures__/policy-states-gpt2-rpi5-chromium.json', model: 'gpt2' as const },
+  ])('$dir gives the training code\'s action on its 1,000 recorded states, and decides quickly', async ({ dir, fixture: fixturePath, model }) => {
+    const fixture = JSON.parse(readFileSync(here(fixturePath), 'utf8')) as {
       states: Array<{ features: number[]; request: { prompt: number; gen: number }; memoryFreeBytes: number; action: { fracIndex: number; precIndex: number; cloudHeads: number[]; cloudWidth: number[] } }>;
     };
     expect(fixture.states.length).toBe(1000);
-    const w = weightsFromJson(JSON.parse(readFileSync(here('../trained/policy-weights.json'), 'utf8')));
-    const onnx = new Uint8Array(readFileSync(here('../trained/policy.onnx')));
+    const w = weightsFromJson(JSON.parse(readFileSync(here(`${dir}/policy-weights.json`), 'utf8')));
+    const onnx = new Uint8Array(readFileSync(here(`${dir}/policy.onnx`)));
     // the committed ONNX file is what the exporter writes for the committed weights
     expect(Buffer.from(buildPolicyOnnx(w)).equals(Buffer.from(onnx))).toBe(true);
-    const graph = buildModelGraph(PRESETS['gpt2-xl']);
+    const graph = buildModelGraph(PRESETS[model]);
     const runner = await PolicyRunner.create(runtime, onnx, graph);
     const X = new Float32Array(fixture.states.length * FEATURE_DIM);
     fixture.states.forEach((s, i) => X.set(s.features, i * FEATURE_DIM));
