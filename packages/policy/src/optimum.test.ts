@@ -89,6 +89,25 @@ describe('exact optimum', () => {
     expect(memoryBound).toBeGreaterThan(0);
   }, 120_000);
 
+  it('when not even cloud-only fits, answers cloud-only at its best precision (as every planner may)', () => {
+    const req = { prompt: 16, gen: 8 }, ctx = req.prompt + req.gen;
+    const energy: EnergyModel = { activeW: 11.6, idleW: 3.3, radio: WIFI_RADIO };
+    const o: ObjectiveConfig = { V: 2, wEnergy: 0.25, wAccuracy: 0.25, energyBudgetJ: 3, accuracyBudget: 10 };
+    const s: QueueState = { Q: 1, Ze: 0, Za: 0, lambdaPerS: 0.01, battery: 1 };
+    const cloudOnly = planCounts(graph, { nHead: 4, ffnChunks: 4, layers: [0, 1].map(() => ({ cloudHeads: [0, 1, 2, 3], cloudFfnChunks: [0, 1, 2, 3] })) });
+    const memory = edgeMemoryBytes(graph, cloudOnly, ctx) / 2;
+    // a slow uplink: fp32 is never the best way to send the residual
+    const net = { rttMs: 40, upMbps: 0.02, downMbps: 0.05 };
+    const J = (p: (typeof WIRE_PRECISIONS)[number]): number => evaluateObjective(model, model.compile(cloudOnly, p), req, net, energy, o, s).J;
+    const best = WIRE_PRECISIONS.reduce((a, p) => (J(p) < J(a) ? p : a));
+    expect(best).not.toBe('fp32');
+    const opt = exactOptimum(model, req, net, energy, o, s, memory);
+    expect(opt.feasible).toBe(false);
+    expect(opt.counts).toEqual(cloudOnly);
+    expect(opt.precision).toBe(best);
+    expect(opt.J).toBeCloseTo(J(best), 12);
+  });
+
   it('turns counts into concrete plans with those counts', () => {
     const counts = planCounts(graph, { nHead: 4, ffnChunks: 4, layers: [{ cloudHeads: [1, 3], cloudFfnChunks: [0, 2] }, { cloudHeads: [], cloudFfnChunks: [0, 1, 2, 3] }] });
     const plan = countsToPlan(graph, counts);

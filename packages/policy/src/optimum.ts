@@ -341,9 +341,15 @@ export function exactOptimum(
   if (eo.feasible && (!best || eo.J <= best.J)) best = { J: eo.J, counts: edgeOnlyCounts(graph), precision: 'fp32' };
   let feasible = true;
   if (!best) {
-    // nothing fits: the least edge memory there is
+    // nothing fits, not even the embeddings and LM head: cloud-only is the least edge memory there
+    // is, and always allowed (as for every other planner); its best precision is still a choice
     feasible = false;
-    best = { J: Infinity, counts: cloudOnlyCounts(graph), precision: 'fp32' };
+    const cloud = cloudOnlyCounts(graph);
+    for (const p of precisions) {
+      const J = evaluateObjective(model, model.compile(cloud, p), req, net, energy, o, s).J;
+      if (!best || J < best.J) best = { J, counts: cloud, precision: p };
+    }
   }
+  if (!best) throw new Error('no wire precision to choose from');
   return { counts: best.counts, plan: countsToPlan(graph, best.counts), precision: best.precision, J: best.J, unitBytes, exactMemory, feasible };
 }
