@@ -1,7 +1,7 @@
 // The experiment: which model, which devices, which channels, which budgets. Platform-neutral (the
 // profiles and traces are passed in). Every number here is explained in docs/POLICY.md.
 import { PRESETS, buildModelGraph, type GPT2Config } from '@splitwise/core';
-import { CostModel, requestCost, type AccuracyTable } from './cost-model.ts';
+import { CostModel, edgeMemoryBytes, requestCost, type AccuracyTable } from './cost-model.ts';
 import { MarkovChannel, CHANNEL_SPECS, OUTAGES, TraceChannel, scaledSpec, type Channel, type ChannelKind } from './env/channel.ts';
 import { DEFAULT_WORKLOAD, type EnvConfig } from './env/simulator.ts';
 import type { ObjectiveConfig } from './objective.ts';
@@ -41,13 +41,16 @@ export function nominalServiceS(model: CostModel): number {
  * Free edge memory is drawn per episode in [min, max]. For gpt2-xl on an 8 GB device that is
  * [2, 7.5] GB against a 7 GB footprint: edge-only rarely fits, and the mask matters. Other model
  * shapes get the same range relative to their own footprint (`footprint`: the whole model's edge
- * bytes at full context), so memory binds as often for them.
+ * bytes at full context), so memory binds as often for them, but never less than cloud-only needs.
  */
 export function memoryRange(model: CostModel, edge: DeviceProfile, footprint: number): { min: number; max: number } {
   const c = model.graph.config, xl = PRESETS['gpt2-xl'];
   const deviceCap = (edge.memoryBytes ?? 8 * GB) * 0.94;
   if (c.nLayer === xl.nLayer && c.nEmbd === xl.nEmbd && c.nHead === xl.nHead) return { min: 2 * GB, max: Math.min(7.5 * GB, deviceCap) };
-  return { min: Math.min(0.29 * footprint, deviceCap), max: Math.min(1.07 * footprint, deviceCap) };
+  // never below what cloud-only needs at full context (embeddings, LM head, checkpoint): an edge
+  // with less cannot run the model at all, and for small models that floor is a large share
+  const least = edgeMemoryBytes(model.graph, cloudOnlyCounts(model.graph), c.nPositions);
+  return { min: Math.min(Math.max(0.29 * footprint, least), deviceCap), max: Math.min(1.07 * footprint, deviceCap) };
 }
 
 export function envConfig(
