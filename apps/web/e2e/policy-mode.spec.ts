@@ -35,7 +35,8 @@ test('the policy decides in the browser before each request, and the page shows 
     let s = (await readState(page))!;
     expect(s.plan).toBe('policy');
     expect(s.policy!.error).toBeUndefined();
-    expect(s.policy!.mapped).toBe(true); // the shipped policy is trained for gpt2-xl's 48 layers
+    expect(s.policy!.mapped).toBe(true); // the nearest shipped policy is the page's gpt2 one (12 layers)
+    expect(s.policy!.trainedLayers).toBe(12);
     expect(s.policy!.modelLayers).toBe(2);
     const first = s.policy!.last!;
     expect(first.reason).toBe('the policy plan was chosen');

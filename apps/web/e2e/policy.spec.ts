@@ -11,11 +11,17 @@ import { collectErrors, waitReady } from './helpers.ts';
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const POLICY = '../../../packages/policy/';
 
-test('the exported policy gives the training code\'s action on the 1,000 recorded states in the browser', async ({ page }) => {
+// every shipped policy: gpt2-xl's (npm run train:policy) and the chat page's gpt2 one (train:policy:page)
+const SHIPPED = [
+  { onnx: 'trained/policy.onnx', fixture: 'src/__fixtures__/policy-states.json' },
+  { onnx: 'trained/gpt2-rpi5-chromium/policy.onnx', fixture: 'src/__fixtures__/policy-states-gpt2-rpi5-chromium.json' },
+];
+
+for (const shipped of SHIPPED) test(`${shipped.onnx} gives the training code's action on its 1,000 recorded states in the browser`, async ({ page }) => {
   const errors = collectErrors(page);
-  const fixture = JSON.parse(readFileSync(here(`${POLICY}src/__fixtures__/policy-states.json`), 'utf8')) as { model: string; states: PolicyCheckState[] };
+  const fixture = JSON.parse(readFileSync(here(`${POLICY}${shipped.fixture}`), 'utf8')) as { model: string; states: PolicyCheckState[] };
   expect(fixture.states.length).toBe(1000);
-  const onnx = Array.from(readFileSync(here(`${POLICY}trained/policy.onnx`)));
+  const onnx = Array.from(readFileSync(here(`${POLICY}${shipped.onnx}`)));
 
   await page.goto('/');
   await waitReady(page);
@@ -28,7 +34,7 @@ test('the exported policy gives the training code\'s action on the 1,000 recorde
   expect(r.same).toBe(1000);
   expect(r.total).toBe(1000);
   const line = `${r.runtime}, ${r.threads} threads: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms, mean ${r.meanMs.toFixed(3)} ms per decision (1,000 states, after 50 warm-up)`;
-  console.log(`policy decision time in the browser: ${line}`);
+  console.log(`policy decision time in the browser (${fixture.model}): ${line}`);
   test.info().annotations.push({ type: 'policy decision time', description: line });
   // well under a token's time (generous: shared CI machines)
   expect(r.p50Ms).toBeLessThan(50);

@@ -26,7 +26,9 @@ import {
 } from '@splitwise/policy';
 import accuracyJson from '../../../packages/policy/profiles/accuracy-gpt2-random.json';
 import cloudProfileJson from '../../../packages/policy/profiles/node-epyc-2vcpu.json';
-import edgeProfileJson from '../../../packages/policy/profiles/rpi5-8gb.json';
+import rpi5Json from '../../../packages/policy/profiles/rpi5-8gb.json';
+import rpi5ChromiumJson from '../../../packages/policy/profiles/rpi5-8gb-chromium-wasm.json';
+import gpt2PolicyUrl from '../../../packages/policy/trained/gpt2-rpi5-chromium/policy.onnx?url';
 import xlPolicyUrl from '../../../packages/policy/trained/policy.onnx?url';
 import type { EdgeApp } from './edge.ts';
 import type { PolicyView } from './hook-types.ts';
@@ -44,15 +46,22 @@ export interface PolicyEntry {
 
 export const POLICIES: PolicyEntry[] = [
   {
+    name: 'splitwise-ppo-gpt2-rpi5-chromium',
+    url: gpt2PolicyUrl,
+    layers: 12,
+    trainedFor: 'gpt2 (124M) shape, a Raspberry Pi 5 running this page in Chromium (onnxruntime-web WASM profile), this repository\'s 2-vCPU server as the cloud (npm run train:policy:page)',
+    edge: parseProfile(rpi5ChromiumJson),
+  },
+  {
     name: 'splitwise-ppo-gpt2xl-rpi5',
     url: xlPolicyUrl,
     layers: 48,
     trainedFor: 'gpt2-xl shape, Raspberry Pi 5 edge, this repository\'s 2-vCPU server as the cloud (npm run train:policy)',
-    edge: parseProfile(edgeProfileJson),
+    edge: parseProfile(rpi5Json),
   },
 ];
 
-/** The trained policy for a model of `layers` layers: an exact match, else the nearest (read by depth). */
+/** The trained policy for a model of `layers` layers: an exact match, else the nearest (read by depth; ties: the smaller). */
 export const policyFor = (layers: number): PolicyEntry =>
   POLICIES.reduce((best, p) => (Math.abs(p.layers - layers) < Math.abs(best.layers - layers) ? p : best));
 
