@@ -1,6 +1,7 @@
 // The shape of window.__splitwise: a small, JSON-safe view of the page for Playwright tests and
 // the browser benchmark (they import these types; nothing here touches the DOM).
 import type { WirePrecision } from '@splitwise/core';
+import type { Sample } from '@splitwise/policy';
 
 export interface SamplingSettings {
   temperature: number;
@@ -134,6 +135,12 @@ export interface SplitwiseHook {
    * through the PolicyRunner; compare with the recorded actions and time the decisions.
    */
   policyCheck(onnx: ArrayBuffer | Uint8Array | number[], states: PolicyCheckState[], model?: string): Promise<PolicyCheckResult>;
+  /**
+   * Measure this browser's device profile: the profiling sweep of `npm run profile:node` on
+   * onnxruntime-web (random weights made in the page). Returns the raw samples; the caller fits
+   * them (scripts/profile-browser.ts). Takes minutes.
+   */
+  profile(options?: ProfileOptions): Promise<ProfileResult>;
 }
 
 /** The action as the policy fixture records it. */
@@ -168,4 +175,38 @@ export interface PolicyCheckResult {
 
 export interface HookWindow {
   __splitwise?: SplitwiseHook;
+}
+
+/** Options of window.__splitwise.profile (the sweep of packages/policy/src/profiler.ts). */
+export interface ProfileOptions {
+  /** Fewer points and repetitions (a smoke run). */
+  quick?: boolean;
+  /** Passes over the sweep, least median kept (default 3, quick 1). */
+  rounds?: number;
+  /** WASM threads; must equal the page's own (the page's default unless opened with ?threads=N). */
+  numThreads?: number;
+  /** Layers used in turn at gpt2 dims (default 8) and gpt2-xl dims (default 4, ~500 MB fp32). */
+  gpt2Layers?: number;
+  xlLayers?: number;
+  /** Also console.log every sample as it is taken ("profile: ..."). */
+  echo?: boolean;
+}
+
+export interface ProfileResult {
+  samples: Sample[];
+  /** e.g. "onnxruntime-web/wasm". */
+  runtime: string;
+  backend: 'webgpu' | 'wasm';
+  threads: number;
+  crossOriginIsolated: boolean;
+  hardwareConcurrency: number;
+  /** WebAssembly SIMD validates in this browser. */
+  wasmSimd: boolean;
+  userAgent: string;
+  /** Layers used in turn per model width. */
+  layers: Array<{ nEmbd: number; nLayer: number }>;
+  /** Wall time of the sweep. */
+  ms: number;
+  /** Every measurement as a printable line. */
+  log: string[];
 }

@@ -25,6 +25,8 @@ const hook: SplitwiseHook = {
     const bytes = onnx instanceof Uint8Array ? onnx : Array.isArray(onnx) ? Uint8Array.from(onnx) : new Uint8Array(onnx);
     return (await import('./policy-check.ts')).policyCheck(bytes, states, model);
   },
+  // loaded on demand too: a device profile of this browser (scripts/profile-browser.ts)
+  profile: async (options) => (await import('./profile-hook.ts')).profile(options ?? {}, app.state.threads),
 };
 (window as Window & HookWindow).__splitwise = hook;
 

@@ -135,32 +135,67 @@ export const DEVICE_SPECS: DeviceSpec[] = [
   },
 ];
 
+/** A device's time factors against a measured native profile of this machine, and how they were made. */
+function deviceFactors(native: DeviceProfile, d: DeviceSpec): { decodeFactor: number; prefillFactor: number; rationale: string } {
+  const m = native.measurement;
+  if (!m) throw new Error(`profile "${native.name}" has no measurement to derive from`);
+  const decodeFactor = m.effectiveDecodeGBps / d.decodeGBps;
+  const prefillFactor = d.prefillGflops === null ? decodeFactor : m.effectivePrefillGflops / d.prefillGflops;
+  const rationale =
+    `${d.rationale} Factors: decode ${m.effectiveDecodeGBps.toFixed(1)} / ${d.decodeGBps.toFixed(1)} GB/s = ${decodeFactor.toFixed(2)}; ` +
+    (d.prefillGflops === null
+      ? `prefill = decode factor (no FLOP figure).`
+      : `prefill ${m.effectivePrefillGflops.toFixed(0)} / ${d.prefillGflops.toFixed(0)} GFLOP/s = ${prefillFactor.toFixed(2)}.`) +
+    ' Per-call overheads are scaled by the same factors.';
+  return { decodeFactor, prefillFactor, rationale };
+}
+
 /** The derived edge profiles, from a measured profile of this machine. */
 export function derivedProfiles(measured: DeviceProfile): DeviceProfile[] {
-  const m = measured.measurement;
-  if (!m) throw new Error(`profile "${measured.name}" has no measurement to derive from`);
   return DEVICE_SPECS.map((d) => {
-    const decodeFactor = m.effectiveDecodeGBps / d.decodeGBps;
-    const prefillFactor = d.prefillGflops === null ? decodeFactor : m.effectivePrefillGflops / d.prefillGflops;
+    const { decodeFactor, prefillFactor, rationale } = deviceFactors(measured, d);
     return deriveProfile(measured, {
       name: d.name,
       description: d.description,
       memoryBytes: d.memoryBytes,
-      derivation: {
-        from: measured.name,
-        decodeFactor,
-        prefillFactor,
-        rationale:
-          `${d.rationale} Factors: decode ${m.effectiveDecodeGBps.toFixed(1)} / ${d.decodeGBps.toFixed(1)} GB/s = ${decodeFactor.toFixed(2)}; ` +
-          (d.prefillGflops === null
-            ? `prefill = decode factor (no FLOP figure).`
-            : `prefill ${m.effectivePrefillGflops.toFixed(0)} / ${d.prefillGflops.toFixed(0)} GFLOP/s = ${prefillFactor.toFixed(2)}.`) +
-          ' Per-call overheads are scaled by the same factors.',
-        sources: d.sources,
-      },
+      derivation: { from: measured.name, decodeFactor, prefillFactor, rationale, sources: d.sources },
       power: d.power,
       radio: { wifi: WIFI_RADIO, lte: LTE_RADIO },
       notes: d.notes,
     });
+  });
+}
+
+/**
+ * A device running another runtime (e.g. the page in Chromium, onnxruntime-web WASM): the device's
+ * factors, computed against the native profile of this machine exactly as derivedProfiles() does
+ * (the published device figures are native: llama.cpp, HPL), applied to `runtimeProfile`, a
+ * profile of this same machine measured under that runtime. This assumes that the runtime's speed
+ * relative to native, as measured here, carries over to the device.
+ */
+export function deriveRuntimeProfile(
+  runtimeProfile: DeviceProfile,
+  native: DeviceProfile,
+  device: string,
+  o: { name: string; description: string; memoryBytes?: number | null; assumption: string },
+): DeviceProfile {
+  const d = DEVICE_SPECS.find((s) => s.name === device);
+  if (!d) throw new Error(`unknown device "${device}" (one of ${DEVICE_SPECS.map((s) => s.name).join(', ')})`);
+  if (!runtimeProfile.measurement) throw new Error(`profile "${runtimeProfile.name}" has no measurement to derive from`);
+  const { decodeFactor, prefillFactor, rationale } = deviceFactors(native, d);
+  return deriveProfile(runtimeProfile, {
+    name: o.name,
+    description: o.description,
+    memoryBytes: o.memoryBytes === undefined ? d.memoryBytes : o.memoryBytes,
+    derivation: {
+      from: runtimeProfile.name,
+      decodeFactor,
+      prefillFactor,
+      rationale: `${device}'s factors against ${native.name} (native), applied to ${runtimeProfile.name}. ${rationale} ${o.assumption}`,
+      sources: d.sources,
+    },
+    power: d.power,
+    radio: { wifi: WIFI_RADIO, lte: LTE_RADIO },
+    notes: [...d.notes, o.assumption],
   });
 }

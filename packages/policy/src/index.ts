@@ -3,6 +3,7 @@
 // the exported policy (ONNX) and the PolicyRunner that evaluates it on any core RuntimeAdapter.
 // Node-only: ./node (engine rigs for profiling and validation), ./train (PPO on TensorFlow.js).
 export * from './profile.ts';
+export * from './profiler.ts';
 export * from './devices.ts';
 export * from './cost-model.ts';
 export * from './objective.ts';
