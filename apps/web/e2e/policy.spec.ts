@@ -1,7 +1,7 @@
 // The exported placement policy decides in the browser as the training code did: the page loads
 // the committed ONNX policy and the 1,000 recorded states, evaluates them with onnxruntime-web
 // through the platform-neutral PolicyRunner (createWebRuntime), and every greedy action equals
-// the recorded one. Also reports the browser's decision time (p50/p99 after warm-up).
+// the recorded one. Also reports the browser's decision time (p50/p99, warm and cold).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
@@ -33,10 +33,18 @@ for (const shipped of SHIPPED) test(`${shipped.onnx} gives the training code's a
   expect(r.mismatches).toEqual([]);
   expect(r.same).toBe(1000);
   expect(r.total).toBe(1000);
-  const line = `${r.runtime}, ${r.threads} threads: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms, mean ${r.meanMs.toFixed(3)} ms per decision (1,000 states, after 50 warm-up)`;
+  const ms = (x: number): string => x.toFixed(3);
+  const line =
+    `${r.runtime}, ${r.threads} threads: p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms, mean ${ms(r.meanMs)} ms, max ${ms(r.maxMs)} ms per decision ` +
+    `(1,000 states, warm; run p99 ${ms(r.runP99Ms)}, decode p99 ${ms(r.decodeP99Ms)}); ` +
+    `cold pass (after 50 warm-up): p50 ${ms(r.cold.p50Ms)}, p99 ${ms(r.cold.p99Ms)}, mean ${ms(r.cold.meanMs)} ms`;
   console.log(`policy decision time in the browser (${fixture.model}): ${line}`);
   test.info().annotations.push({ type: 'policy decision time', description: line });
-  // well under a token's time (generous: shared CI machines)
-  expect(r.p50Ms).toBeLessThan(50);
+  // the goal is p99 under 1 ms on WASM: measured 0.2-0.6 ms warm on a quiet 2-core machine, up to
+  // 1.4 ms with two other jobs on it. The p99 bound is ~5x the first and ~2x the second, and still
+  // catches a tail of several ms. The cold pass is reported, not asserted: it measures V8 tiering
+  // the page's code up (onnxruntime's wasm, the decoder) as much as the policy.
+  expect(r.p50Ms).toBeLessThan(1);
+  expect(r.p99Ms).toBeLessThan(3);
   expect(errors).toEqual([]);
 });

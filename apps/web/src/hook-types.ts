@@ -167,11 +167,22 @@ export interface PolicyCheckResult {
   mismatches: Array<{ index: number; got: PolicyCheckAction; want: PolicyCheckAction }>;
   runtime: string;
   threads: number;
-  /** Decision time per state (after warm-up): ONNX run + decode, features precomputed. */
+  /** Decision time per state, warm (after a few passes over the states): features to plan. */
   p50Ms: number;
   p99Ms: number;
   meanMs: number;
+  maxMs: number;
+  /** Of which features + session.run, and decodeAction. */
+  runP50Ms: number;
+  runP99Ms: number;
+  decodeP50Ms: number;
+  decodeP99Ms: number;
+  /** The same for the first pass (after 50 warm-up decisions), while V8 still tiers the code up. */
+  cold: PolicyCheckTimes;
 }
+
+/** Decision-time figures of one pass over the policy states. */
+export type PolicyCheckTimes = Pick<PolicyCheckResult, 'p50Ms' | 'p99Ms' | 'meanMs' | 'maxMs' | 'runP50Ms' | 'runP99Ms' | 'decodeP50Ms' | 'decodeP99Ms'>;
 
 export interface HookWindow {
   __splitwise?: SplitwiseHook;
