@@ -4,103 +4,86 @@
 //   compute    in-process, links that only copy (no network): compute-only check
 //   emulated   EmulatedLink: tensors through the wire codec, real sleeps of RTT/2 + bytes/bandwidth
 //   socket     the real SocketLink to a real createCloudServer on loopback (when both packages exist)
-// Prints per-plan errors and the mean absolute percentage error per setting; writes JSON.
+// Each setting is priced twice: by the cost model as the simulator uses it (no link overhead, the
+// overlap of a mixed block credited), and with the measured per-call overhead and sharedCores (the
+// LinkCostOptions of profiles/link-overhead-node.json: in-process for compute and emulated,
+// socket-loopback for the socket), fitted by scripts/fit-link-overhead.ts on plans disjoint from
+// these. Prints per-plan errors and the mean absolute percentage error per setting; writes JSON.
 //
-//   npx tsx scripts/validate-cost-model.ts [--decode 8] [--out docs/cost-model-validation.json]
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+//   npx tsx scripts/validate-cost-model.ts [--decode 8] [--prompt 32] [--reps 3] [--out docs/cost-model-validation.json]
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { EdgeExecutor, PRESETS, cloudOnlyPlan, edgeOnlyPlan, halfPlan, layerSplitPlan, randomPlan, type CloudLink, type PartitionPlan, type WirePrecision } from '@splitwise/core';
-import { makeRandomGpt2 } from '@splitwise/checkpoint';
-import { createEngineRig } from '../packages/policy/src/node/engine.ts';
+import type { CloudHandler, CloudLink, PartitionPlan, WirePrecision } from '@splitwise/core';
 import { EmulatedLink } from '../packages/policy/src/emulated-link.ts';
-import { CostModel, passTime, type NetworkState } from '../packages/policy/src/cost-model.ts';
-import { loadProfile } from '../packages/policy/src/node/files.ts';
+import { CostModel, type LinkCostOptions, type NetworkState } from '../packages/policy/src/cost-model.ts';
+import { loadLinkCost, loadLinkOverheadProfile, loadProfile } from '../packages/policy/src/node/files.ts';
+import type { OverheadLink } from '../packages/policy/src/profile.ts';
+import { config, createBench, loadAverage, predictPlan, startLoopbackCloud, validationPlans, type Timing } from './cost-model-bench.ts';
 
 const { values: args } = parseArgs({
   options: {
     decode: { type: 'string', default: '8' },
     prompt: { type: 'string', default: '32' },
+    reps: { type: 'string', default: '3' },
     out: { type: 'string', default: 'docs/cost-model-validation.json' },
+    overhead: { type: 'string', default: 'link-overhead-node' },
     'no-socket': { type: 'boolean', default: false },
   },
 });
-const DECODE = Number(args.decode), PROMPT = Number(args.prompt);
-const config = PRESETS.gpt2;
-const ckpt = makeRandomGpt2(config, 0);
-const rig = await createEngineRig(ckpt);
-const graph = rig.graph;
+const DECODE = Number(args.decode), PROMPT = Number(args.prompt), REPS = Number(args.reps);
+const opts = { prompt: PROMPT, decode: DECODE, reps: REPS };
+const load0 = loadAverage();
+console.log(`load average at start: ${load0.join(' ')}`);
+const bench = await createBench();
+const graph = bench.graph;
 const profile = loadProfile('node-epyc-2vcpu');
 const model = new CostModel(graph, profile, profile);
-const L = config.nLayer;
-
-const mixedTail = (g: typeof graph): PartitionPlan => ({
-  ...layerSplitPlan(g, 6),
-  layers: layerSplitPlan(g, 6).layers.map((l, i) => (i === 5 ? { cloudHeads: [6, 7, 8, 9, 10, 11], cloudFfnChunks: [] } : l)),
-});
-const oneMixed = (g: typeof graph): PartitionPlan => ({ ...edgeOnlyPlan(g), layers: edgeOnlyPlan(g).layers.map((l, i) => (i === 4 ? { cloudHeads: [0, 1, 2, 3, 4, 5], cloudFfnChunks: [] } : l)) });
-const plans: Array<[string, PartitionPlan]> = [
-  ['edge-only', edgeOnlyPlan(graph)],
-  ['cloud-only', cloudOnlyPlan(graph)],
-  ['half', halfPlan(graph)],
-  ['layers:3', layerSplitPlan(graph, 3)],
-  ['layers:6', layerSplitPlan(graph, 6)],
-  ['layers:9', layerSplitPlan(graph, 9)],
-  ['layers:6 + mixed boundary', mixedTail(graph)],
-  ['one mixed attention', oneMixed(graph)],
-  ...Array.from({ length: 8 }, (_, i) => [`random:${i}`, randomPlan(graph, i)] as [string, PartitionPlan]),
-];
-const prompt = Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 11) % config.vocabSize);
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+const overheadProfile = loadLinkOverheadProfile(args.overhead);
+const linkCost: Record<OverheadLink, LinkCostOptions> = { 'in-process': loadLinkCost('in-process', args.overhead), 'socket-loopback': loadLinkCost('socket-loopback', args.overhead) };
+const plans = validationPlans(graph);
 
 interface Row {
   setting: string;
   plan: string;
   syncsPerToken: number;
   prefillMs: number;
+  /** The cost model as the simulator uses it. */
   prefillPredMs: number;
+  /** With sharedCores only, and with sharedCores and the per-call overhead. */
+  prefillPredSharedMs: number;
+  prefillPredOverheadMs: number;
   decodeMs: number;
   decodePredMs: number;
+  decodePredSharedMs: number;
+  decodePredOverheadMs: number;
 }
 const rows: Row[] = [];
 
-async function measure(edge: EdgeExecutor): Promise<{ prefill: number; decode: number }> {
-  await edge.reset();
-  let t = performance.now();
-  await edge.forward(prompt);
-  const prefill = performance.now() - t;
-  const d: number[] = [];
-  for (let k = 0; k < DECODE; k++) {
-    t = performance.now();
-    await edge.forward([(k * 104729 + 13) % config.vocabSize]);
-    d.push(performance.now() - t);
-  }
-  return { prefill, decode: median(d) };
+function record(setting: string, link: OverheadLink, name: string, plan: PartitionPlan, precision: WirePrecision, net: NetworkState, m: Timing): void {
+  const p = predictPlan(model, plan, precision, net, opts);
+  const s = predictPlan(model, plan, precision, net, opts, { sharedCores: linkCost[link].sharedCores });
+  const o = predictPlan(model, plan, precision, net, opts, linkCost[link]);
+  rows.push({
+    setting,
+    plan: name,
+    syncsPerToken: model.compile(plan, precision).syncsPerPass,
+    prefillMs: m.prefill,
+    prefillPredMs: p.prefill,
+    prefillPredSharedMs: s.prefill,
+    prefillPredOverheadMs: o.prefill,
+    decodeMs: m.decode,
+    decodePredMs: p.decode,
+    decodePredSharedMs: s.decode,
+    decodePredOverheadMs: o.decode,
+  });
+  const r = rows.at(-1)!;
+  console.log(
+    `${setting.padEnd(28)} ${name.padEnd(26)} syncs ${String(r.syncsPerToken).padStart(2)}  prefill ${r.prefillMs.toFixed(1).padStart(7)} (pred ${r.prefillPredMs.toFixed(1).padStart(7)} / +oh ${r.prefillPredOverheadMs.toFixed(1).padStart(7)})  decode ${r.decodeMs.toFixed(2).padStart(7)} (pred ${r.decodePredMs.toFixed(2).padStart(7)} / +oh ${r.decodePredOverheadMs.toFixed(2).padStart(7)})`,
+  );
 }
 
-function predict(plan: PartitionPlan, precision: WirePrecision, net: NetworkState): { prefill: number; decode: number } {
-  const c = model.compile(plan, precision);
-  const pre = passTime(c.prefill(PROMPT), c.rowBytes, 0, net).ms;
-  const dec = median(Array.from({ length: DECODE }, (_, k) => passTime(c.decode, c.rowBytes, PROMPT + k, net).ms));
-  return { prefill: pre, decode: dec };
-}
-
-async function runSetting(setting: string, precision: WirePrecision, net: NetworkState, link: (cloud: Parameters<Parameters<typeof rig.pair>[1]>[0]) => CloudLink): Promise<void> {
-  for (const [name, plan] of plans) {
-    const { edge } = await rig.pair(plan, link);
-    await measure(edge); // warm-up (builds constant layer graphs, gathers weights)
-    const m = await measure(edge);
-    const p = predict(plan, precision, net);
-    rows.push({ setting, plan: name, syncsPerToken: model.compile(plan, precision).syncsPerPass, prefillMs: m.prefill, prefillPredMs: p.prefill, decodeMs: m.decode, decodePredMs: p.decode });
-    const r = rows.at(-1)!;
-    console.log(
-      `${setting.padEnd(28)} ${name.padEnd(26)} syncs ${String(r.syncsPerToken).padStart(2)}  prefill ${r.prefillMs.toFixed(1).padStart(7)} (pred ${r.prefillPredMs.toFixed(1).padStart(7)})  decode ${r.decodeMs.toFixed(2).padStart(7)} (pred ${r.decodePredMs.toFixed(2).padStart(7)})`,
-    );
-  }
+async function runSetting(setting: string, precision: WirePrecision, net: NetworkState, link: (cloud: CloudHandler) => CloudLink): Promise<void> {
+  for (const [name, plan] of plans) record(setting, 'in-process', name, plan, precision, net, await bench.inProcess(plan, link, opts));
 }
 
 const E = config.nEmbd;
@@ -112,51 +95,63 @@ await runSetting('emulated 50 ms, 10/5 Mbit/s', 'int8', { rttMs: 50, upMbps: 5, 
 let socketNote = 'not run';
 if (!args['no-socket']) {
   try {
-    const { createCloudServer } = await import('@splitwise/server');
-    const { SocketLink } = await import('@splitwise/link-socketio');
-    const { makeModel } = await import('@splitwise/checkpoint/node');
-    const root = await mkdtemp(join(tmpdir(), 'splitwise-validate-'));
-    await makeModel({ config: 'gpt2', seed: 0, outDir: join(root, 'model') });
-    const server = await createCloudServer({ modelDir: join(root, 'model'), port: 0, logLevel: 'silent', threads: 2 });
+    const cloud = await startLoopbackCloud(bench);
     try {
-      const probe = await SocketLink.connect(graph, { url: server.url, probeEveryMs: 0 });
-      const rtts: number[] = [];
-      for (let i = 0; i < 50; i++) rtts.push(await probe.probe());
-      await probe.close();
-      const rtt = median(rtts);
-      socketNote = `loopback, probe RTT median ${rtt.toFixed(2)} ms; priced with that RTT and unlimited bandwidth`;
-      for (const [name, plan] of plans) {
-        const link = await SocketLink.connect(graph, { url: server.url, precision: 'fp32', probeEveryMs: 0 });
-        const { edge } = await rig.pair(plan, () => link);
-        await measure(edge);
-        const m = await measure(edge);
-        const p = predict(plan, 'fp32', { rttMs: rtt, upMbps: Infinity, downMbps: Infinity });
-        rows.push({ setting: 'socket.io loopback', plan: name, syncsPerToken: model.compile(plan, 'fp32').syncsPerPass, prefillMs: m.prefill, prefillPredMs: p.prefill, decodeMs: m.decode, decodePredMs: p.decode });
-        const r = rows.at(-1)!;
-        console.log(`${'socket.io loopback'.padEnd(28)} ${name.padEnd(26)} syncs ${String(r.syncsPerToken).padStart(2)}  prefill ${r.prefillMs.toFixed(1).padStart(7)} (pred ${r.prefillPredMs.toFixed(1).padStart(7)})  decode ${r.decodeMs.toFixed(2).padStart(7)} (pred ${r.decodePredMs.toFixed(2).padStart(7)})`);
-        await link.close();
-      }
+      socketNote = `loopback, probe RTT median ${cloud.rttMs.toFixed(2)} ms; priced with that RTT and unlimited bandwidth`;
+      const net = { rttMs: cloud.rttMs, upMbps: Infinity, downMbps: Infinity };
+      for (const [name, plan] of plans) record('socket.io loopback', 'socket-loopback', name, plan, 'fp32', net, await cloud.time(plan, opts));
     } finally {
-      await server.close();
-      await rm(root, { recursive: true, force: true });
+      await cloud.close();
     }
   } catch (e) {
     socketNote = `skipped: ${(e as Error).message}`;
     console.log(`socket setting ${socketNote}`);
   }
 }
-await rig.release();
+await bench.release();
+const load1 = loadAverage();
 
 const settings = [...new Set(rows.map((r) => r.setting))];
-const mape = (xs: Row[], k: 'prefill' | 'decode'): number => xs.reduce((a, r) => a + Math.abs(r[`${k}PredMs`] - r[`${k}Ms`]) / r[`${k}Ms`], 0) / xs.length;
+type Pred = 'PredMs' | 'PredSharedMs' | 'PredOverheadMs';
+const mape = (xs: Row[], k: 'prefill' | 'decode', pred: Pred = 'PredMs'): number => xs.reduce((a, r) => a + Math.abs(r[`${k}${pred}`] - r[`${k}Ms`]) / r[`${k}Ms`], 0) / xs.length;
 const summary = settings.map((s) => {
   const xs = rows.filter((r) => r.setting === s);
-  return { setting: s, plans: xs.length, prefillMape: mape(xs, 'prefill'), decodeMape: mape(xs, 'decode') };
+  return {
+    setting: s,
+    plans: xs.length,
+    prefillMape: mape(xs, 'prefill'),
+    decodeMape: mape(xs, 'decode'),
+    prefillMapeSharedCores: mape(xs, 'prefill', 'PredSharedMs'),
+    decodeMapeSharedCores: mape(xs, 'decode', 'PredSharedMs'),
+    prefillMapeOverhead: mape(xs, 'prefill', 'PredOverheadMs'),
+    decodeMapeOverhead: mape(xs, 'decode', 'PredOverheadMs'),
+  };
 });
-console.log('\nMAPE (mean absolute percentage error):');
-for (const s of summary) console.log(`${s.setting.padEnd(28)} prefill ${(100 * s.prefillMape).toFixed(1)} %   decode ${(100 * s.decodeMape).toFixed(1)} %   (${s.plans} plans)`);
+const pct = (x: number): string => `${(100 * x).toFixed(1)} %`.padStart(7);
+console.log('\nMAPE (mean absolute percentage error): the model as the simulator uses it -> sharedCores -> + per-call overhead');
+for (const s of summary) {
+  console.log(
+    `${s.setting.padEnd(28)} prefill ${pct(s.prefillMape)} -> ${pct(s.prefillMapeSharedCores)} -> ${pct(s.prefillMapeOverhead)}   decode ${pct(s.decodeMape)} -> ${pct(s.decodeMapeSharedCores)} -> ${pct(s.decodeMapeOverhead)}   (${s.plans} plans)`,
+  );
+}
+console.log(`load average at start ${load0.join(' ')}, at end ${load1.join(' ')}`);
 await writeFile(
   args.out,
-  JSON.stringify({ command: `npx tsx scripts/validate-cost-model.ts --decode ${DECODE} --prompt ${PROMPT}`, date: new Date().toISOString().slice(0, 10), model: 'gpt2 shape, random weights', profile: profile.name, socket: socketNote, summary, rows }, null, 1) + '\n',
+  JSON.stringify(
+    {
+      command: `npx tsx scripts/validate-cost-model.ts --decode ${DECODE} --prompt ${PROMPT} --reps ${REPS}`,
+      date: new Date().toISOString().slice(0, 10),
+      model: 'gpt2 shape, random weights',
+      profile: profile.name,
+      overhead: `profiles/${args.overhead}.json (${overheadProfile.measurement.date}, ${overheadProfile.measurement.command}); compute and emulated: in-process, socket: socket-loopback`,
+      socket: socketNote,
+      loadAverageStart: load0,
+      loadAverageEnd: load1,
+      summary,
+      rows,
+    },
+    null,
+    1,
+  ) + '\n',
 );
 console.log(`wrote ${args.out}`);

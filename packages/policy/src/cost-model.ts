@@ -7,6 +7,10 @@
 //     the cloud's partial sum of a mixed block);
 //   - the overlap when a mixed block opens its call: the edge computes its share while the cloud
 //     computes its own, so that call costs max(edge share, network + cloud share);
+//   - optionally (LinkCostOptions, off by default), the measured software overhead of a sync point:
+//     a + b*bytes per call (codec, message validation, framing, event-loop hops), the cloud's
+//     re-gathering of its mixed-block weights at the first pass after a reset, and `sharedCores`
+//     for both sides on one machine, where an overlapped call's compute serialises;
 //   - edge energy: active power while the edge computes, idle power while it waits, and the radio
 //     (Huang et al.'s P = au*up + ad*down + beta while a request uses the cloud, plus the LTE tail);
 //   - accuracy loss: per quantised tensor that feeds the logits, from a measured table.
@@ -66,6 +70,8 @@ export function planCounts(graph: ModelGraph, plan: PartitionPlan): PlanCounts {
   return { nLayer: L, nHead: graph.config.nHead, nInner: graph.config.nInner, cloudHeads, cloudWidth };
 }
 
+const F32 = 4;
+
 type Owner = 'edge' | 'cloud' | 'mixed';
 const owner = (cloud: number, total: number): Owner => (cloud === 0 ? 'edge' : cloud === total ? 'cloud' : 'mixed');
 
@@ -88,6 +94,50 @@ export interface CallModel {
   cloud: Lin;
   /** The edge's share of a mixed block that opens this call, computed during it. */
   overlap?: Lin;
+  /** Bytes of weights in the cloud's share of the call's mixed blocks (gathered into new arrays after a reset). */
+  gatherBytes: number;
+}
+
+/**
+ * The software cost of one sync point that is neither network nor kernel time, measured on the
+ * real engine (scripts/fit-link-overhead.ts, profiles/link-overhead-node.json):
+ *
+ *   per call:  msPerCall + msPerByte * (bytes up + bytes down)
+ *
+ * (encoding and decoding rows, message validation, socket framing, event-loop hops), charged on
+ * the critical path of every cloud call; and, at the first pass of a sequence only,
+ * gatherMsPerByte * (bytes of weights in the cloud's share of the call's mixed blocks): the cloud
+ * starts every sequence (a 'reset') with its gathered weight subsets cleared, and gathers them
+ * again the first time it runs those blocks.
+ */
+export interface LinkOverhead {
+  msPerCall: number;
+  msPerByte: number;
+  gatherMsPerByte: number;
+}
+
+export const NO_LINK_OVERHEAD: LinkOverhead = { msPerCall: 0, msPerByte: 0, gatherMsPerByte: 0 };
+
+/**
+ * Optional terms of the cost model, off by default (the simulator and the trained policy use
+ * none of them).
+ */
+export interface LinkCostOptions {
+  /** Per-call software overhead (see LinkOverhead). Absent: 0. */
+  overhead?: LinkOverhead;
+  /**
+   * Both sides share one machine's cores (the engine in one process, or a server on loopback):
+   * an overlapped call's edge share and the cloud's compute serialise, so the call costs
+   * max(edge share + cloud share + overhead, network + cloud share + overhead) instead of
+   * max(edge share, network + cloud share + overhead). Network time can still hide the edge share.
+   */
+  sharedCores?: boolean;
+}
+
+/** Options of one pass: the model's LinkCostOptions, and whether it is the first pass of a sequence. */
+export interface PassOptions extends LinkCostOptions {
+  /** The first pass after a reset: the cloud re-gathers the weights of its mixed-block shares. */
+  sequenceStart?: boolean;
 }
 
 /** One forward pass of n rows (decode: n = 1), linear in P. */
@@ -139,6 +189,9 @@ export function passModel(counts: PlanCounts, edge: KernelCosts, cloud: KernelCo
     return b % 2 === 0 ? k.of('attn', n, mine) : k.of('ffn', n, H, mine);
   };
   const comb = (k: KernelCosts): Lin => k.of('combine', n);
+  // weights of the cloud's share of a mixed block: per head E x 3hd + 3hd + hd x E, per hidden unit 2E + 1
+  const { nEmbd: Em } = cloud.graph.config, hdm = headDim(cloud.graph.config);
+  const gatherOf = (b: number): number => (b % 2 === 0 ? cloudOf(b) * (4 * Em * hdm + 3 * hdm) : cloudOf(b) * (2 * Em + 1)) * F32;
   const e = lin();
   const calls: CallModel[] = [];
   let resQ = 0, partQ = 0;
@@ -159,13 +212,14 @@ export function passModel(counts: PlanCounts, edge: KernelCosts, cloud: KernelCo
     let j = i;
     while (j < nb && own(j) === 'cloud') j++;
     const to = j < nb && own(j) === 'mixed' ? j : j - 1;
-    const call: CallModel = { rowsUp: 1, rowsDown: 1, cloud: lin() };
+    const call: CallModel = { rowsUp: 1, rowsDown: 1, cloud: lin(), gatherBytes: 0 };
     for (let b = i; b <= to; ) {
       const ob = own(b);
       // checkpoint rows: the residual at every attention the call runs, except its first block and a mixed last one
       if (b % 2 === 0 && b !== i && !(b === to && ob === 'mixed')) call.rowsDown += 1;
       if (ob === 'mixed') {
         addLin(call.cloud, share(cloud, b, 'cloud'));
+        call.gatherBytes += gatherOf(b);
         call.rowsDown += 1; // the partial sum
         partQ += 1;
         if (b === i) {
@@ -214,6 +268,8 @@ export class CostModel {
     readonly edge: DeviceProfile,
     readonly cloud: DeviceProfile,
     readonly accuracy: AccuracyTable = NO_ACCURACY_LOSS,
+    /** Per-call overhead and shared cores (off unless given): requestCost prices every pass with them. */
+    readonly link: LinkCostOptions = {},
   ) {
     this.edgeK = new KernelCosts(graph, edge);
     this.cloudK = new KernelCosts(graph, cloud);
@@ -243,8 +299,6 @@ export class CostModel {
     return edgeMemoryBytes(this.graph, counts, ctx);
   }
 }
-
-const F32 = 4;
 
 /** Bytes the edge must hold that no plan changes: embeddings, LM head graph copy, the partition checkpoint. */
 export function edgeFixedBytes(graph: ModelGraph, ctx: number): number {
@@ -293,27 +347,52 @@ export interface RequestCost {
   accuracyLoss: number;
 }
 
-/** ms and edge-compute ms of one pass at past context P over a network. */
-export function passTime(p: PassModel, rowBytes: number, P: number, net: NetworkState): { ms: number; edgeMs: number; up: number; down: number } {
+/**
+ * ms and edge-compute ms of one pass at past context P over a network. Each sync point costs
+ * RTT + bytes / bandwidth + the cloud's compute, plus, with `o.overhead`, its software overhead
+ * (msPerCall + msPerByte * bytes, and at a sequence start the cloud's weight gather). Without
+ * options this is the model as it always was (the overhead terms are not even added as zeros).
+ * The overhead is not counted as edge compute (edgeMs): it is part of the wait.
+ */
+export function passTime(p: PassModel, rowBytes: number, P: number, net: NetworkState, o: PassOptions = {}): { ms: number; edgeMs: number; up: number; down: number } {
   let ms = at(p.edge, P), edgeMs = ms, up = 0, down = 0;
   const upMsPerByte = 8e-3 / net.upMbps, downMsPerByte = 8e-3 / net.downMbps;
+  const oh = o.overhead;
   for (const c of p.calls) {
     const u = c.rowsUp * p.n * rowBytes, d = c.rowsDown * p.n * rowBytes;
-    const remote = net.rttMs + u * upMsPerByte + d * downMsPerByte + at(c.cloud, P);
+    let cloudMs = at(c.cloud, P);
+    if (oh) {
+      if (o.sequenceStart) cloudMs += oh.gatherMsPerByte * c.gatherBytes;
+      cloudMs += oh.msPerCall + oh.msPerByte * (u + d); // on the critical path like the cloud's compute
+    }
+    const remote = net.rttMs + u * upMsPerByte + d * downMsPerByte + cloudMs;
     up += u;
     down += d;
     if (c.overlap) {
       const mine = at(c.overlap, P);
       edgeMs += mine;
-      ms += Math.max(mine, remote);
+      // on shared cores the edge's share and the cloud's work take turns; only the network hides it
+      ms += Math.max(o.sharedCores ? mine + cloudMs : mine, remote);
     } else ms += remote;
   }
   return { ms, edgeMs, up, down };
 }
 
+/** Software overhead (ms) one pass is charged: calls x msPerCall + bytes x msPerByte (+ the gather at a sequence start). */
+export function passOverheadMs(p: PassModel, rowBytes: number, o: LinkOverhead, sequenceStart = false): number {
+  let ms = 0;
+  for (const c of p.calls) {
+    ms += o.msPerCall + o.msPerByte * (c.rowsUp + c.rowsDown) * p.n * rowBytes;
+    if (sequenceStart) ms += o.gatherMsPerByte * c.gatherBytes;
+  }
+  return ms;
+}
+
 /**
  * What serving one request costs: the prefill pass and gen - 1 decode passes. `net` may change
  * during the request: it is asked for the network at the start of every pass (ms since the start).
+ * The prefill starts a sequence (the engine resets per request), so it carries the cloud's weight
+ * gather when the model has a LinkOverhead.
  */
 export function requestCost(
   model: CostModel,
@@ -324,14 +403,14 @@ export function requestCost(
 ): RequestCost {
   const netAt = typeof net === 'function' ? net : () => net;
   let t = 0, edgeMs = 0, up = 0, down = 0;
-  const pre = passTime(plan.prefill(req.prompt), plan.rowBytes, 0, netAt(0));
+  const pre = passTime(plan.prefill(req.prompt), plan.rowBytes, 0, netAt(0), { ...model.link, sequenceStart: true });
   t += pre.ms;
   edgeMs += pre.edgeMs;
   up += pre.up;
   down += pre.down;
   const prefillMs = pre.ms;
   for (let k = 1; k < req.gen; k++) {
-    const r = passTime(plan.decode, plan.rowBytes, req.prompt + k - 1, netAt(t));
+    const r = passTime(plan.decode, plan.rowBytes, req.prompt + k - 1, netAt(t), model.link);
     t += r.ms;
     edgeMs += r.edgeMs;
     up += r.up;

@@ -290,3 +290,90 @@ export function fitSamples(samples: Sample[]): Fit {
   }
   return best ?? { a: y.reduce((a, v) => a + v, 0) / y.length, b: 0, c: 0, d: 0, samples: samples.length, mape: NaN };
 }
+
+// ---------- link overhead ----------
+
+/** Where both sides run when a LinkOverhead was measured. */
+export const OVERHEAD_LINKS = ['in-process', 'socket-loopback'] as const;
+export type OverheadLink = (typeof OVERHEAD_LINKS)[number];
+
+/** MAPE of the fit plans' predictions, prefill and decode. */
+export interface MapePair {
+  prefill: number;
+  decode: number;
+}
+
+/** One link's measured overhead (the fields of cost-model's LinkOverhead) and how it was fitted. */
+export interface LinkOverheadEntry {
+  /** ms per sync point, ms per byte moved (up + down), ms per byte of weights the cloud gathers at a sequence start. */
+  msPerCall: number;
+  msPerByte: number;
+  gatherMsPerByte: number;
+  /** Both sides shared the machine's cores when measured (price with LinkCostOptions.sharedCores). */
+  sharedCores: boolean;
+  what: string;
+  fit: {
+    /** Plans the fit used (disjoint from the validation plans) and rows (plan x prefill/decode). */
+    plans: string[];
+    rows: number;
+    /** Per-pass residual of the compute model at the time (fitted with the terms, not part of them). */
+    passBiasMs: MapePair;
+    /** On the fit plans: the model without the terms, with sharedCores only, and with both. */
+    mapeBefore: MapePair;
+    mapeSharedCores: MapePair;
+    mapeAfter: MapePair;
+    /** Extra measurements that bound the terms (an empty round trip, the time a call spends outside the cloud). */
+    direct: Record<string, number>;
+  };
+}
+
+export interface LinkOverheadProfile {
+  version: 1;
+  name: string;
+  description: string;
+  measurement: { date: string; command: string; machine: string; runtime: string; loadAverageStart: number[]; loadAverageEnd: number[] };
+  links: Record<OverheadLink, LinkOverheadEntry>;
+  notes?: string[];
+}
+
+const MapeSchema = z.object({ prefill: z.number(), decode: z.number() });
+const OverheadEntrySchema = z.object({
+  msPerCall: z.number().nonnegative(),
+  msPerByte: z.number().nonnegative(),
+  gatherMsPerByte: z.number().nonnegative(),
+  sharedCores: z.boolean(),
+  what: z.string(),
+  fit: z.object({
+    plans: z.array(z.string()),
+    rows: z.number(),
+    passBiasMs: MapeSchema,
+    mapeBefore: MapeSchema,
+    mapeSharedCores: MapeSchema,
+    mapeAfter: MapeSchema,
+    direct: z.record(z.string(), z.number()),
+  }),
+});
+const OverheadProfileSchema = z.object({
+  version: z.literal(1),
+  name: z.string(),
+  description: z.string(),
+  measurement: z.object({
+    date: z.string(),
+    command: z.string(),
+    machine: z.string(),
+    runtime: z.string(),
+    loadAverageStart: z.array(z.number()),
+    loadAverageEnd: z.array(z.number()),
+  }),
+  links: z.object({ 'in-process': OverheadEntrySchema, 'socket-loopback': OverheadEntrySchema }),
+  notes: z.array(z.string()).optional(),
+});
+
+/** Validate a link-overhead profile read from JSON. */
+export function parseLinkOverheadProfile(json: unknown): LinkOverheadProfile {
+  const r = OverheadProfileSchema.safeParse(json);
+  if (!r.success) {
+    throw new Error(`not a link-overhead profile: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return r.data as LinkOverheadProfile;
+}

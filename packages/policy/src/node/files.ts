@@ -1,8 +1,8 @@
 // Node only: the profiles and the accuracy table committed with the package, read from disk.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseProfile, type DeviceProfile } from '../profile.ts';
-import type { AccuracyTable } from '../cost-model.ts';
+import { parseLinkOverheadProfile, parseProfile, type DeviceProfile, type LinkOverheadProfile, type OverheadLink } from '../profile.ts';
+import type { AccuracyTable, LinkCostOptions } from '../cost-model.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
@@ -17,4 +17,15 @@ export function loadAccuracy(): AccuracyTable {
     command: string;
   };
   return { klPerResidual: j.klPerResidual, klPerPartial: j.klPerPartial, source: `profiles/accuracy-gpt2-random.json (${j.command})` };
+}
+
+/** A committed link-overhead profile (profiles/link-overhead-node.json unless named). */
+export function loadLinkOverheadProfile(name = 'link-overhead-node'): LinkOverheadProfile {
+  return parseLinkOverheadProfile(JSON.parse(readFileSync(here(`../../profiles/${name}.json`), 'utf8')));
+}
+
+/** The cost model's LinkCostOptions for one measured link: its overhead, and shared cores when it was measured so. */
+export function loadLinkCost(link: OverheadLink, name?: string): LinkCostOptions {
+  const e = loadLinkOverheadProfile(name).links[link];
+  return { overhead: { msPerCall: e.msPerCall, msPerByte: e.msPerByte, gatherMsPerByte: e.gatherMsPerByte }, sharedCores: e.sharedCores };
 }

@@ -1,4 +1,4 @@
 // @splitwise/policy/node: Node-only helpers (onnxruntime-node engine rigs, committed profiles).
 export * from '../index.ts';
 export { createEngineRig, type EngineRig } from './engine.ts';
-export { loadAccuracy, loadProfile } from './files.ts';
+export { loadAccuracy, loadLinkCost, loadLinkOverheadProfile, loadProfile } from './files.ts';
