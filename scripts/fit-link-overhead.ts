@@ -23,7 +23,7 @@ import { decodeRows, encodeRows } from '@splitwise/protocol';
 import { EmulatedLink } from '../packages/policy/src/emulated-link.ts';
 import { CostModel, type LinkOverhead } from '../packages/policy/src/cost-model.ts';
 import { loadProfile } from '../packages/policy/src/node/files.ts';
-import type { LinkOverheadEntry, LinkOverheadProfile, MapePair, OverheadLink } from '../packages/policy/src/profile.ts';
+import { weightedLsq, type LinkOverheadEntry, type LinkOverheadProfile, type MapePair, type OverheadLink } from '../packages/policy/src/profile.ts';
 import { config, createBench, fitPlans, loadAverage, predictPlan, startLoopbackCloud, type Timing } from './cost-model-bench.ts';
 
 const { values: args } = parseArgs({
@@ -110,31 +110,7 @@ try {
 await bench.release();
 
 // ---------- fit ----------
-/** Weighted least squares on the named columns; undefined when singular. */
-function lsq(X: number[][], y: number[], w: number[], use: number[]): number[] | undefined {
-  const k = use.length;
-  const A = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
-  for (let r = 0; r < X.length; r++) {
-    for (let i = 0; i < k; i++) {
-      for (let j = 0; j < k; j++) A[i]![j]! += w[r]! * X[r]![use[i]!]! * X[r]![use[j]!]!;
-      A[i]![k]! += w[r]! * X[r]![use[i]!]! * y[r]!;
-    }
-  }
-  for (let i = 0; i < k; i++) {
-    let p = i;
-    for (let r = i + 1; r < k; r++) if (Math.abs(A[r]![i]!) > Math.abs(A[p]![i]!)) p = r;
-    [A[i], A[p]] = [A[p]!, A[i]!];
-    if (Math.abs(A[i]![i]!) < 1e-30) return undefined;
-    for (let r = 0; r < k; r++) {
-      if (r === i) continue;
-      const f = A[r]![i]! / A[i]![i]!;
-      for (let c = i; c <= k; c++) A[r]![c]! -= f * A[i]![c]!;
-    }
-  }
-  const out = new Array<number>(X[0]!.length).fill(0);
-  use.forEach((col, i) => (out[col] = A[i]![k]! / A[i]![i]!));
-  return out;
-}
+const lsq = (X: number[][], y: number[], w: number[], use: number[]): number[] | undefined => weightedLsq(X, y, w, use, 1e-30);
 
 const mapeOf = (xs: Obs[], pred: (o: Obs) => number): MapePair => {
   const m = (r: 'prefill' | 'decode'): number => {

@@ -239,30 +239,31 @@ export interface Sample {
   ms: number;
 }
 
-/** Least squares on the columns in `use` (a 4x4 normal-equation solve at most). */
-function lsq(X: number[][], y: number[], use: number[]): number[] | undefined {
+/**
+ * Weighted least squares on the columns in `use` of X (normal equations, Gauss-Jordan with
+ * pivoting): the coefficients, zero outside `use`, or undefined when the system is singular.
+ */
+export function weightedLsq(X: number[][], y: number[], w: number[], use: number[], singular = 1e-18): number[] | undefined {
   const k = use.length;
   const A = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
   for (let r = 0; r < X.length; r++) {
-    // weight by 1/y^2: minimise relative error, so small calls matter as much as large ones
-    const w = 1 / Math.max(1e-6, y[r]!) ** 2;
     for (let i = 0; i < k; i++) {
-      for (let j = 0; j < k; j++) A[i]![j]! += w * X[r]![use[i]!]! * X[r]![use[j]!]!;
-      A[i]![k]! += w * X[r]![use[i]!]! * y[r]!;
+      for (let j = 0; j < k; j++) A[i]![j]! += w[r]! * X[r]![use[i]!]! * X[r]![use[j]!]!;
+      A[i]![k]! += w[r]! * X[r]![use[i]!]! * y[r]!;
     }
   }
   for (let i = 0; i < k; i++) {
     let p = i;
     for (let r = i + 1; r < k; r++) if (Math.abs(A[r]![i]!) > Math.abs(A[p]![i]!)) p = r;
     [A[i], A[p]] = [A[p]!, A[i]!];
-    if (Math.abs(A[i]![i]!) < 1e-18) return undefined;
+    if (Math.abs(A[i]![i]!) < singular) return undefined;
     for (let r = 0; r < k; r++) {
       if (r === i) continue;
       const f = A[r]![i]! / A[i]![i]!;
       for (let c = i; c <= k; c++) A[r]![c]! -= f * A[i]![c]!;
     }
   }
-  const out = [0, 0, 0, 0];
+  const out = new Array<number>(X[0]!.length).fill(0);
   use.forEach((col, i) => (out[col] = A[i]![k]! / A[i]![i]!));
   return out;
 }
@@ -278,11 +279,13 @@ export function fitSamples(samples: Sample[]): Fit {
     return [1, f.gflop, f.mb, f.kvMb];
   });
   const y = samples.map((s) => s.ms);
+  const weights = y.map((v) => 1 / Math.max(1e-6, v) ** 2);
   let best: Fit | undefined;
   for (let m = 1; m < 16; m++) {
     const use = [0, 1, 2, 3].filter((c) => m & (1 << c));
     if (use.length > samples.length) continue;
-    const coef = lsq(X, y, use);
+    // weight by 1/y^2: minimise relative error, so small calls matter as much as large ones
+    const coef = weightedLsq(X, y, weights, use);
     if (!coef || coef.some((v) => v < 0 || !Number.isFinite(v))) continue;
     const pred = X.map((x) => coef[0]! * x[0]! + coef[1]! * x[1]! + coef[2]! * x[2]! + coef[3]! * x[3]!);
     const mape = pred.reduce((a, p, i) => a + Math.abs(p - y[i]!) / y[i]!, 0) / y.length;
