@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { buildModelGraph, cloudOnlyPlan, edgeOnlyPlan, generate, halfPlan, randomPlan, type ModelGraph, type PartitionPlan } from '@splitwise/core';
 import { loadGpt2FromDir, makeModel } from '@splitwise/checkpoint/node';
-import { encodeRows, PROTOCOL_VERSION, type Hello } from '@splitwise/protocol';
+import { encodeRows, modelDescriptor, PROTOCOL_VERSION, type Hello } from '@splitwise/protocol';
 import { attachmentsFor, wireParser } from '@splitwise/link-socketio/parser';
 import { connectRemoteEdge } from '@splitwise/cli/remote-edge';
 import { getJson, referenceTokens, spawnServer, type ServerProcess } from '../tests/server-process.ts';
@@ -352,7 +352,7 @@ async function opened(s: Socket): Promise<boolean> {
 
 function helloMsg(g: ModelGraph): Hello {
   const c = g.config;
-  return { protocol: PROTOCOL_VERSION, model: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: g.ffnChunks } };
+  return { protocol: PROTOCOL_VERSION, model: modelDescriptor(g) };
 }
 
 /** Check one answer: a well-formed success, or a typed error with a known code. */

@@ -1,6 +1,7 @@
 // One socket's state on the server: its session (after hello), its CloudExecutor, its request
 // queue, its rate limit, and its counters.
 import type { CloudExecutor, PartitionPlan } from '@splitwise/core';
+import type { ModelHost } from './model-host.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { SerialQueue } from './serial-queue.ts';
 
@@ -20,6 +21,8 @@ export const summarizePlan = (p: PartitionPlan): PlanSummary => ({
 
 export class Connection {
   session?: string;
+  /** The model hello chose. */
+  model?: ModelHost;
   executor?: CloudExecutor;
   closed = false;
   /** Binary bytes of requests queued or running on this connection (bounded by maxQueuedBytes). */

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// tsx apps/server/src/main.ts --model DIR [--port 8080] [--host 127.0.0.1] [--web apps/web/dist] [--token T] [--workers N]
+// tsx apps/server/src/main.ts --model DIR [--model DIR2 ...] [--port 8080] [--host 127.0.0.1] [--web apps/web/dist] [--token T] [--workers N]
 // With --workers N the process is a cluster primary: it holds the port, forks N workers (each runs
 // this file, loads the model and serves), and restarts any that dies. See cluster.ts.
 import cluster from 'node:cluster';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { SplitwiseError } from '@splitwise/core';
@@ -11,7 +12,8 @@ import { createCloudServer, WORKER_ID } from './server.ts';
 
 const { values: a } = parseArgs({
   options: {
-    model: { type: 'string' },
+    // repeat to host several models: the first is the default, each is served under its folder's name
+    model: { type: 'string', multiple: true },
     port: { type: 'string', default: '8080' },
     host: { type: 'string', default: '127.0.0.1' },
     web: { type: 'string' },
@@ -23,6 +25,17 @@ const { values: a } = parseArgs({
     'allowed-origin': { type: 'string', multiple: true },
     'log-level': { type: 'string' },
     workers: { type: 'string' },
+    // hostile clients (README.md, "Limits and why")
+    'trust-proxy': { type: 'string', multiple: true },
+    'max-connections-per-address': { type: 'string' },
+    'max-sessions-per-address': { type: 'string' },
+    'per-address-exempt': { type: 'string', multiple: true },
+    'max-auth-failures': { type: 'string' },
+    'headers-timeout-ms': { type: 'string' },
+    'request-timeout-ms': { type: 'string' },
+    'max-header-bytes': { type: 'string' },
+    'max-url-bytes': { type: 'string' },
+    'max-outgoing-bytes': { type: 'string' },
   },
 });
 
@@ -34,7 +47,7 @@ const int = (v: string | undefined, name: string): number | undefined => {
 };
 
 try {
-  if (!a.model) throw new SplitwiseError('bad_argument', '--model DIR is required (a Hugging Face GPT-2 folder; make one with `splitwise make-model`)');
+  if (!a.model?.length) throw new SplitwiseError('bad_argument', '--model DIR is required (a Hugging Face model folder, e.g. models/stories260K; make others with `splitwise make-model`)');
   const workers = int(a.workers, 'workers');
   if (workers !== undefined && workers < 1) throw new SplitwiseError('bad_argument', '--workers must be at least 1');
   if (workers !== undefined && cluster.isPrimary) {
@@ -44,7 +57,8 @@ try {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void primary.close().then(() => process.exit(0)));
   } else {
     const server = await createCloudServer({
-      modelDir: a.model,
+      modelDir: a.model[0]!,
+      ...(a.model.length > 1 ? { models: a.model.slice(1).map((dir) => ({ id: basename(dir.replace(/\/+$/, '')), dir })) } : {}),
       port: workerPort() ?? int(a.port, 'port'),
       host: a.host,
       webDist: a.web,
@@ -55,6 +69,17 @@ try {
       maxMessageBytes: int(a['max-message-bytes'], 'max-message-bytes'),
       allowedOrigins: a['allowed-origin'],
       logLevel: a['log-level'],
+      trustProxy: a['trust-proxy'],
+      maxConnectionsPerAddress: int(a['max-connections-per-address'], 'max-connections-per-address'),
+      maxSessionsPerAddress: int(a['max-sessions-per-address'], 'max-sessions-per-address'),
+      // `--per-address-exempt none` caps loopback clients too
+      perAddressExempt: a['per-address-exempt']?.filter((x) => x !== 'none'),
+      maxAuthFailures: int(a['max-auth-failures'], 'max-auth-failures'),
+      headersTimeoutMs: int(a['headers-timeout-ms'], 'headers-timeout-ms'),
+      requestTimeoutMs: int(a['request-timeout-ms'], 'request-timeout-ms'),
+      maxHeaderBytes: int(a['max-header-bytes'], 'max-header-bytes'),
+      maxUrlBytes: int(a['max-url-bytes'], 'max-url-bytes'),
+      maxOutgoingBytes: int(a['max-outgoing-bytes'], 'max-outgoing-bytes'),
     });
     if (cluster.isWorker) reportListening(server.url, WORKER_ID);
     else console.log(`splitwise server: ${server.url}`);

@@ -1,10 +1,10 @@
-// The model, loaded once and shared by every connection: the checkpoint, its graph, ONE set of
+// A model, loaded once and shared by every connection that chose it: the checkpoint, its graph, ONE set of
 // cloud sessions, and (lazily) the monolithic reference and the tokenizer for /api/reference.
 // Sharing sessions is safe: a session holds no per-sequence state (KV caches live in each
 // connection's SideRunner and are passed in as inputs), and onnxruntime-node runs each call
 // to completion on the JS thread, so calls from different connections never overlap.
-import { argmax, buildModelGraph, CloudExecutor, SplitSessions, SplitWeights, type ModelGraph, type MonolithicRunner } from '@splitwise/core';
-import { loadGpt2FromDir, loadTokenizerFromDir, type Gpt2Tokenizer, type LoadedGpt2Checkpoint } from '@splitwise/checkpoint/node';
+import { argmax, buildModelGraph, CloudExecutor, parameterCount, SplitSessions, SplitWeights, type ModelGraph, type MonolithicRunner } from '@splitwise/core';
+import { loadModelFromDir, loadTokenizerFromDir, type Gpt2Tokenizer, type LoadedGpt2Checkpoint } from '@splitwise/checkpoint/node';
 import { createMonolithic, graphSource, OrtNodeRuntime } from '@splitwise/runtime-node';
 import { ProtocolError } from '@splitwise/protocol';
 import { SerialQueue } from './serial-queue.ts';
@@ -18,6 +18,7 @@ export class ModelHost {
   private readonly referenceQueue = new SerialQueue();
 
   private constructor(
+    readonly id: string,
     readonly dir: string,
     readonly ckpt: LoadedGpt2Checkpoint,
     readonly graph: ModelGraph,
@@ -25,11 +26,29 @@ export class ModelHost {
     private readonly threads: number,
   ) {}
 
-  static async load(dir: string, o: { threads: number; ffnChunks?: number }): Promise<ModelHost> {
-    const ckpt = await loadGpt2FromDir(dir);
+  static async load(dir: string, o: { id?: string; threads: number; ffnChunks?: number }): Promise<ModelHost> {
+    const ckpt = await loadModelFromDir(dir);
     const graph = buildModelGraph(ckpt.config, { ffnChunks: o.ffnChunks });
     const sessions = await SplitSessions.create(new OrtNodeRuntime({ intraOpNumThreads: o.threads }), graphSource(ckpt));
-    return new ModelHost(dir, ckpt, graph, sessions, o.threads);
+    return new ModelHost(o.id ?? 'default', dir, ckpt, graph, sessions, o.threads);
+  }
+
+  /** What GET /api/models says of this model. */
+  summary(): Record<string, unknown> {
+    const c = this.graph.config;
+    return {
+      id: this.id,
+      family: c.family,
+      parameters: parameterCount(c),
+      nLayer: c.nLayer,
+      nHead: c.nHead,
+      nKvHead: c.nKvHead,
+      nEmbd: c.nEmbd,
+      attnUnits: this.graph.attnUnits,
+      ffnChunks: this.graph.ffnChunks,
+      vocabSize: c.vocabSize,
+      nPositions: c.nPositions,
+    };
   }
 
   /** A fresh cloud side for one connection: its own KV caches and gathered weight subsets. */
@@ -60,7 +79,48 @@ export class ModelHost {
     });
   }
 
+  /** The whole model's logits at the last position of `ids` (from position 0). */
+  referenceLogits(ids: number[]): Promise<Float32Array> {
+    if (this.referenceQueue.size >= MAX_QUEUED_REFERENCES) throw new ProtocolError('busy', `${MAX_QUEUED_REFERENCES} reference runs are already queued`);
+    return this.referenceQueue.run(async () => {
+      this.mono ??= createMonolithic(this.ckpt, { intraOpNumThreads: this.threads });
+      const mono = await this.mono;
+      mono.reset();
+      return mono.forward(ids);
+    });
+  }
+
   async close(): Promise<void> {
     await this.sessions.release();
+  }
+}
+
+/** Model ids name URLs (/models/<id>/...) and hello's modelId: short and plain. */
+export const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The models one server hosts, in order; the first is the default. */
+export class ModelHosts {
+  private readonly byId: Map<string, ModelHost>;
+
+  constructor(readonly list: readonly ModelHost[]) {
+    if (list.length === 0) throw new Error('a server needs at least one model');
+    this.byId = new Map(list.map((m) => [m.id, m]));
+    if (this.byId.size !== list.length) throw new Error(`model ids must be unique: ${list.map((m) => m.id).join(', ')}`);
+  }
+
+  get default(): ModelHost {
+    return this.list[0]!;
+  }
+
+  /** The model with this id ("default" or absent: the first); unknown ids are the client's error. */
+  get(id?: string): ModelHost {
+    if (id === undefined || id === 'default') return this.default;
+    const m = this.byId.get(id);
+    if (!m) throw new ProtocolError('unknown_model', `this server has no model "${id.slice(0, 64)}"; it has ${this.list.map((x) => x.id).join(', ')}`);
+    return m;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.list.map((m) => m.close()));
   }
 }

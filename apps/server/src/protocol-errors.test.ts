@@ -49,6 +49,8 @@ describe('typed errors on the socket', () => {
     const wrong = helloFor(graph);
     expect(code(await ask(s, 'hello', { ...wrong, model: { ...wrong.model, nEmbd: 128 } }))).toBe('model_mismatch');
     expect(code(await ask(s, 'hello', { ...wrong, model: { ...wrong.model, ffnChunks: 3 } }))).toBe('model_mismatch');
+    expect(code(await ask(s, 'hello', { ...wrong, model: { ...wrong.model, family: 'llama' } }))).toBe('model_mismatch');
+    expect(code(await ask(s, 'hello', { ...wrong, model: { ...wrong.model, family: 'gpt-neo' } }))).toBe('malformed');
     expect(code(await ask(s, 'hello', 'hello?'))).toBe('malformed');
     expect(code(await ask(s, 'hello'))).toBe('malformed');
     const ok = await ask(s, 'hello', helloFor(graph));

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { CloudRequest } from '@splitwise/core';
 import {
+  modelDescriptor,
   HelloSchema,
   PROTOCOL_VERSION,
   ProbeSchema,
@@ -19,21 +20,52 @@ import {
   type WireError,
   type WireReply,
 } from '@splitwise/protocol';
+import type { IncomingMessage } from 'node:http';
 import { tokenMatches } from './auth.ts';
+import type { AuthFailures } from './client-address.ts';
 import { binaryBytes, Connection } from './connection.ts';
 import { errorReply, wireErrorOf } from './errors.ts';
-import type { ModelHost } from './model-host.ts';
+import type { ModelHosts } from './model-host.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { StatsBook } from './stats.ts';
 import { precheckDtypes } from './tensor-precheck.ts';
 import { WORKER_ID } from './worker-id.ts';
 
 export interface SocketContext {
-  model: ModelHost;
+  /** The hosted models; hello chooses one per connection. */
+  models: ModelHosts;
   opts: ResolvedOptions;
   log: Logger;
   stats: StatsBook;
   connections: Map<string, Connection>;
+  /** The client's address (the peer, or X-Forwarded-For from a trusted proxy). */
+  addressOf: (req: IncomingMessage) => string;
+  /** Addresses the per-address caps do not apply to. */
+  exempt: ReadonlySet<string>;
+  /** Failed access-token attempts by address. */
+  authFailures: AuthFailures;
+}
+
+/**
+ * Bytes queued for this socket that its client has not read: socket.io's write buffer (packets
+ * waiting while the transport is busy) plus the WebSocket's (what the kernel has not taken).
+ */
+export function outgoingBytes(socket: Socket): number {
+  const engine = socket.conn as unknown as { writeBuffer?: Array<{ data?: unknown }>; transport?: { socket?: { bufferedAmount?: number } } };
+  let n = 0;
+  for (const p of engine.writeBuffer ?? []) {
+    const d = p.data;
+    if (typeof d === 'string') n += d.length;
+    else if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) n += d.byteLength;
+  }
+  return n + (engine.transport?.socket?.bufferedAmount ?? 0);
+}
+
+/** Drop a socket at once, discarding what it has queued (a graceful close would wait for the client to read it). */
+function terminate(socket: Socket): void {
+  const ws = (socket.conn as unknown as { transport?: { socket?: { terminate?: () => void } } }).transport?.socket;
+  if (typeof ws?.terminate === 'function') ws.terminate();
+  else socket.conn.close(true as never);
 }
 
 type Ack = (reply: unknown) => void;
@@ -51,9 +83,8 @@ export function attachSockets(io: Server, ctx: SocketContext): void {
 }
 
 function onConnection(socket: Socket, ctx: SocketContext): void {
-  const { model, opts, log, stats, connections } = ctx;
-  const E = model.graph.config.nEmbd;
-  const conn = new Connection(socket.id, socket.handshake.address, opts.maxRequestsPerSecond);
+  const { opts, log, stats, connections } = ctx;
+  const conn = new Connection(socket.id, ctx.addressOf(socket.request), opts.maxRequestsPerSecond);
   connections.set(socket.id, conn);
   log.info({ event: 'connection', socket: socket.id, remote: conn.remote, origin: socket.handshake.headers.origin });
 
@@ -78,9 +109,24 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
     ack?.(form === 'hello' ? ({ ok: false, error } satisfies HelloReply) : (errorReply(error) satisfies WireReply));
   };
 
+  // a client that sends but never reads: its answers pile up in the server's buffers. Past
+  // maxOutgoingBytes the socket is dropped, and what was queued for it with it
+  let slow = false;
+  const guardOutgoing = (): void => {
+    if (slow) return;
+    const queued = outgoingBytes(socket);
+    if (queued <= opts.maxOutgoingBytes) return;
+    slow = true;
+    stats.error('slow_reader');
+    log.warn({ event: 'slow_reader', socket: socket.id, session: conn.session, remote: conn.remote, queuedBytes: queued, limit: opts.maxOutgoingBytes });
+    terminate(socket);
+  };
+
   /** Rate limit and ack check shared by every event; returns the ack when the message may proceed. */
   const admit = (event: string, args: unknown[], form: 'reply' | 'hello'): { msg: unknown; ack: Ack } | undefined => {
-    const { msg, ack } = split(args);
+    const { msg, ack: rawAck } = split(args);
+    // every answer (reply or error) is checked against the unread-bytes cap once queued
+    const ack: Ack | undefined = rawAck && ((reply) => (rawAck(reply), guardOutgoing()));
     if (!conn.bucket.take()) {
       answerError(ack, new ProtocolError('rate_limited', `more than ${opts.maxRequestsPerSecond} messages per second on this connection`), event, form);
       return undefined;
@@ -99,12 +145,22 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
     try {
       const hello = parse(HelloSchema, m.msg, 'hello');
       if (conn.session) throw new ProtocolError('malformed', 'hello was already received on this connection');
-      if (!tokenMatches(opts.token, hello.token)) throw new ProtocolError('unauthorized', 'a valid access token is required');
+      if (opts.token !== undefined) {
+        // brute force: an address with maxAuthFailures wrong tokens in the window is refused, right token or not
+        const wait = ctx.authFailures.blockedForMs(conn.remote);
+        if (wait > 0) {
+          throw new ProtocolError('rate_limited', `too many failed access-token attempts from ${conn.remote} (${opts.maxAuthFailures} in ${Math.round(opts.authFailureWindowMs / 1000)} s); try again in ${Math.ceil(wait / 1000)} s`);
+        }
+        if (!tokenMatches(opts.token, hello.token)) {
+          ctx.authFailures.fail(conn.remote);
+          throw new ProtocolError('unauthorized', 'a valid access token is required');
+        }
+      }
       if (hello.protocol !== PROTOCOL_VERSION) {
         throw new ProtocolError('unsupported_version', `protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
       }
-      const c = model.graph.config;
-      const ours = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: model.graph.ffnChunks };
+      const model = ctx.models.get(hello.modelId);
+      const ours = modelDescriptor(model.graph);
       const diff = Object.entries(ours).filter(([k, v]) => hello.model[k as keyof typeof ours] !== v);
       if (diff.length > 0) {
         const what = diff.map(([k, v]) => `${k} ${hello.model[k as keyof typeof ours]} (server: ${v})`).join(', ');
@@ -112,12 +168,20 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
       }
       const open = [...connections.values()].filter((x) => x.session !== undefined).length;
       if (open >= opts.maxSessions) throw new ProtocolError('busy', `the server is at its limit of ${opts.maxSessions} sessions; try again later`);
+      if (!ctx.exempt.has(conn.remote)) {
+        const mine = [...connections.values()].filter((x) => x.session !== undefined && x.remote === conn.remote).length;
+        if (mine >= opts.maxSessionsPerAddress) {
+          stats.error('too_many_sessions_per_address');
+          throw new ProtocolError('busy', `${conn.remote} already has ${mine} sessions open, the limit per address; close one or try again later`);
+        }
+      }
       conn.session = randomUUID();
+      conn.model = model;
       conn.executor = model.newExecutor();
       stats.totals.sessionsOpened++;
       clearTimeout(helloTimer);
-      const limits: ServerLimits = { maxContext: c.nPositions, maxMessageBytes: opts.maxMessageBytes, maxRequestsPerSecond: opts.maxRequestsPerSecond };
-      log.info({ event: 'hello', socket: socket.id, session: conn.session });
+      const limits: ServerLimits = { maxContext: model.graph.config.nPositions, maxMessageBytes: opts.maxMessageBytes, maxRequestsPerSecond: opts.maxRequestsPerSecond };
+      log.info({ event: 'hello', socket: socket.id, session: conn.session, model: model.id });
       m.ack({ ok: true, session: conn.session, limits, worker: WORKER_ID } satisfies HelloReply);
     } catch (e) {
       answerError(m.ack, e, 'hello', 'hello');
@@ -142,7 +206,7 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
     void conn.queue.run(async () => {
       try {
         if (conn.closed) return;
-        m.ack(await handleCloud(conn, m.msg, ctx, E));
+        m.ack(await handleCloud(conn, m.msg, ctx));
       } catch (e) {
         answerError(m.ack, e, 'cloud', 'reply');
       } finally {
@@ -182,11 +246,13 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
 }
 
 /** Parse, check and run one cloud request; returns the wire reply. */
-async function handleCloud(conn: Connection, msg: unknown, ctx: SocketContext, E: number): Promise<WireReply> {
-  const { stats, model } = ctx;
+async function handleCloud(conn: Connection, msg: unknown, ctx: SocketContext): Promise<WireReply> {
+  const { stats } = ctx;
   conn.requests++;
   stats.totals.requests++;
   precheckDtypes(msg);
+  // before hello there is no model to size rows by: the default's, and the session check refuses it
+  const model = conn.model ?? ctx.models.default, E = model.graph.config.nEmbd;
   const { session, req, precision } = requestFromWire(msg, E);
   if (!conn.executor || session !== conn.session) {
     throw new ProtocolError('unknown_session', conn.session ? 'the request names another session than this connection\'s' : 'say hello before sending requests');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { buildModelGraph, PRESETS, type GPT2Config, type ModelGraph } from '@splitwise/core';
 import { makeModel } from '@splitwise/checkpoint/node';
-import { PROTOCOL_VERSION, encodeRows, type Hello, type WireRequest } from '@splitwise/protocol';
+import { PROTOCOL_VERSION, encodeRows, modelDescriptor, type Hello, type WireRequest } from '@splitwise/protocol';
 import { attachmentsFor, wireParser } from '@splitwise/link-socketio/parser';
 
 export const TINY: GPT2Config = PRESETS.tiny;
@@ -38,7 +38,7 @@ export function helloFor(graph: ModelGraph, over: Partial<Hello> = {}): Hello {
   const c = graph.config;
   return {
     protocol: PROTOCOL_VERSION,
-    model: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: graph.ffnChunks },
+    model: modelDescriptor(graph),
     ...over,
   };
 }

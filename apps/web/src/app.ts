@@ -88,6 +88,7 @@ export class SplitwiseApp {
         this.notify();
       });
       const files = await loadModelFiles({
+        ...(this.params.model ? { model: this.params.model } : {}),
         store: this.params.store,
         onProgress: (p) => {
           this.state.step = STEP_TEXT[p.phase];
@@ -100,6 +101,7 @@ export class SplitwiseApp {
       if (files.storeError) this.state.storeError = files.storeError;
 
       this.app = await createEdgeApp(files, {
+        ...(this.params.model ? { modelId: this.params.model } : {}),
         preferWebGPU: this.params.preferWebGPU,
         ...(this.params.threads ? { numThreads: this.params.threads } : {}),
         precision: this.params.precision,
@@ -117,7 +119,7 @@ export class SplitwiseApp {
         threads: runtime.threads,
         session: link.session,
         plan: specOf(this.choice!, graph),
-        model: { nLayer: config.nLayer, nHead: config.nHead, nEmbd: config.nEmbd, ffnChunks: graph.ffnChunks, vocabSize: config.vocabSize, nPositions: config.nPositions },
+        model: { family: config.family, nLayer: config.nLayer, nHead: config.nHead, nKvHead: config.nKvHead, attnUnits: graph.attnUnits, nEmbd: config.nEmbd, ffnChunks: graph.ffnChunks, vocabSize: config.vocabSize, nPositions: config.nPositions },
         ready: true,
         step: 'ready',
       });
@@ -158,7 +160,7 @@ export class SplitwiseApp {
 
   /** The request the policy prices when there is none yet: the prompt box's text, the token limit. */
   private defaultRequest(): { prompt: number; gen: number } {
-    const ids = this.app ? this.app.tokenizer.encode(this.params.prompt) : [];
+    const ids = this.app ? this.app.tokenizer.encodePrompt(this.params.prompt) : [];
     return { prompt: Math.max(1, ids.length), gen: this.sampling.maxNewTokens };
   }
 
@@ -232,6 +234,18 @@ export class SplitwiseApp {
     if (this.state.running) this.stopRequested = true;
   }
 
+  /** One forward pass of `ids` from position 0 under `planSpec` (or the current plan): the last logits. */
+  async logits(ids: number[], planSpec?: string): Promise<Float32Array> {
+    const app = this.app;
+    if (!app || !this.choice) throw new Error('the edge is not ready yet');
+    if (this.state.running) throw new Error('a generation is running');
+    if (planSpec) this.setChoice(choiceFromSpec(planSpec, app.graph));
+    const plan = planOf(this.choice, app.graph);
+    await warmSessions(app, plan);
+    await app.recovering.reset(plan);
+    return app.recovering.forward(ids);
+  }
+
   async run(req: RunRequest = {}): Promise<RunResult> {
     const app = this.app;
     if (!app || !this.choice) throw new Error('the edge is not ready yet');
@@ -242,8 +256,9 @@ export class SplitwiseApp {
     const { config, recovering: edge, link, tokenizer } = app;
 
     const text = req.prompt ?? this.params.prompt;
-    let ids = req.promptIds ?? tokenizer.encode(text);
-    if (ids.length === 0) ids = [config.eosTokenId]; // GPT-2 starts unconditioned text at <|endoftext|>
+    // with the special tokens the model expects (LLaMA's BOS); GPT-2 starts unconditioned text at <|endoftext|>
+    let ids = req.promptIds ?? tokenizer.encodePrompt(text);
+    if (ids.length === 0) ids = [config.bosTokenId];
     const room = config.nPositions - sampling.maxNewTokens;
     if (ids.length > room) ids = ids.slice(Math.max(0, ids.length - Math.max(1, room)));
     const policyMode = this.choice.preset === 'policy';
@@ -270,7 +285,7 @@ export class SplitwiseApp {
     this.state.last = result; // filled in as tokens arrive
     this.notify();
 
-    const before = { ...link.stats }, t0 = performance.now();
+    const before = { ...link.stats }, t0 = performance.now(), stream = tokenizer.stream(ids);
     const account = (): void => {
       result.calls = link.stats.calls - before.calls;
       result.bytesUp = link.stats.bytesUp - before.bytesUp;
@@ -294,7 +309,7 @@ export class SplitwiseApp {
       for await (const t of generate(edge, ids, { ...sampling, eosTokenId: config.eosTokenId, planFor })) {
         result.tokens.push(t.id);
         result.tokenMs.push(t.ms);
-        result.text = tokenizer.decode(result.tokens);
+        result.text += stream.push(t.id);
         account();
         if (result.tokens.length === 1) result.prefill = { calls: result.calls, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
         this.notify();

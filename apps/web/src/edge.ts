@@ -8,13 +8,13 @@ import {
   SplitWeights,
   buildModelGraph,
   schedule,
-  type GPT2Config,
+  type ModelConfig,
   type ModelGraph,
   type PartitionPlan,
   type RecoveryEvent,
   type WirePrecision,
 } from '@splitwise/core';
-import { Gpt2Tokenizer, loadGpt2Checkpoint } from '@splitwise/checkpoint';
+import { ModelTokenizer, loadCheckpoint } from '@splitwise/checkpoint';
 import { graphSource } from '@splitwise/onnx-graphs';
 import { SocketLink } from '@splitwise/link-socketio';
 import { createWebRuntime, type WebRuntime } from '@splitwise/runtime-web';
@@ -22,9 +22,9 @@ import type { ModelFiles } from './model-store.ts';
 import { ORT_WASM_PATHS } from './ort-assets.ts';
 
 export interface EdgeApp {
-  config: GPT2Config;
+  config: ModelConfig;
   graph: ModelGraph;
-  tokenizer: Gpt2Tokenizer;
+  tokenizer: ModelTokenizer;
   runtime: WebRuntime;
   sessions: SplitSessions;
   link: SocketLink;
@@ -39,6 +39,8 @@ export interface EdgeApp {
 }
 
 export interface EdgeOptions {
+  /** Which of the server's models this is (hello's modelId); absent: its default. */
+  modelId?: string;
   preferWebGPU: boolean;
   numThreads?: number;
   precision: WirePrecision;
@@ -66,9 +68,9 @@ export async function warmSessions(app: Pick<EdgeApp, 'sessions'>, plan: Partiti
 export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<EdgeApp> {
   const step = o.onStep ?? (() => undefined);
   step('reading weights');
-  const ckpt = loadGpt2Checkpoint(files.config, files.safetensors);
+  const ckpt = loadCheckpoint(files.config, files.safetensors);
   const graph = buildModelGraph(ckpt.config);
-  const tokenizer = new Gpt2Tokenizer(files.tokenizer);
+  const tokenizer = new ModelTokenizer(files.tokenizer, files.tokenizerConfig);
 
   step('starting onnxruntime-web');
   const runtime = await createWebRuntime({ preferWebGPU: o.preferWebGPU, wasmPaths: ORT_WASM_PATHS, ...(o.numThreads ? { numThreads: o.numThreads } : {}) });
@@ -78,7 +80,7 @@ export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<
   await warmSessions({ sessions }, plan, step);
 
   step('connecting to the cloud');
-  const link = await SocketLink.connect(graph, { precision: o.precision, probeEveryMs: 1000 });
+  const link = await SocketLink.connect(graph, { precision: o.precision, probeEveryMs: 1000, ...(o.modelId ? { modelId: o.modelId } : {}) });
   const edge = await EdgeExecutor.create(graph, new SplitWeights(ckpt, graph), sessions, link, plan);
   const recovering = new RecoveringEdge(edge, { reconnect: () => link.reconnect(), ...(o.onRecovery ? { onEvent: o.onRecovery } : {}) });
   return { config: ckpt.config, graph, tokenizer, runtime, sessions, link, edge, recovering };

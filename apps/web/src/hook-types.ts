@@ -55,7 +55,7 @@ export interface SplitwiseState {
   threads?: number;
   crossOriginIsolated: boolean;
   webgpuAvailable?: boolean;
-  model?: { nLayer: number; nHead: number; nEmbd: number; ffnChunks: number; vocabSize: number; nPositions: number };
+  model?: { family: string; nLayer: number; nHead: number; nKvHead: number; attnUnits: number; nEmbd: number; ffnChunks: number; vocabSize: number; nPositions: number };
   /** The cloud's id for this page's session (the key in the server's /api/stats). */
   session?: string;
   plan: string;
@@ -130,6 +130,12 @@ export interface SplitwiseHook {
   readonly state: SplitwiseState;
   run(req?: RunRequest): Promise<RunResult>;
   stop(): void;
+  /**
+   * One forward pass of `ids` from position 0 under `plan` (a plan spec; default: the current
+   * one), through the same edge and cloud as generation: the last position's logits. For tests
+   * that compare the split with the server's monolithic graph, and with llama2.c, to 1e-4.
+   */
+  logits(ids: number[], plan?: string): Promise<number[]>;
   /**
    * Evaluate the exported placement policy (ONNX bytes) on recorded states with onnxruntime-web
    * through the PolicyRunner; compare with the recorded actions and time the decisions.

@@ -20,6 +20,7 @@ const hook: SplitwiseHook = {
   },
   run: (req) => app.run(req),
   stop: () => app.stop(),
+  logits: async (ids, plan) => Array.from(await app.logits(ids, plan)),
   // loaded on demand: the policy check is for tests, not the page's normal start
   policyCheck: async (onnx, states, model) => {
     const bytes = onnx instanceof Uint8Array ? onnx : Array.isArray(onnx) ? Uint8Array.from(onnx) : new Uint8Array(onnx);

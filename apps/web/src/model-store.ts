@@ -1,9 +1,9 @@
-// Getting the model into the page: config.json, model.safetensors and tokenizer.json from the
+// Getting a model into the page: config.json, model.safetensors and the tokenizer files from the
 // server, streamed with progress, and kept in the Cache Storage API so that the next visit reads
 // no model bytes from the network. Each stored file carries the model version it belongs to
 // (from the tiny /api/model answer), so a new model on the server invalidates the stored copy.
 
-export const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'] as const;
+export const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'] as const;
 export type ModelFileName = (typeof MODEL_FILES)[number];
 
 const CACHE_NAME = 'splitwise-model-v1';
@@ -12,10 +12,12 @@ const VERSION_HEADER = 'x-splitwise-model-version';
 export interface ModelFiles {
   config: unknown;
   tokenizer: object;
+  /** tokenizer_config.json: special tokens, and whether a prompt starts with BOS. */
+  tokenizerConfig: object;
   safetensors: Uint8Array;
   /** Every file came from browser storage: no model bytes crossed the network. */
   fromCache: boolean;
-  /** Bytes of all three files. */
+  /** Bytes of all the files. */
   bytes: number;
   /** The version they were stored under. */
   version: string;
@@ -31,7 +33,9 @@ export interface LoadProgress {
 }
 
 export interface LoadOptions {
-  /** Where the files live. @defaultValue '/models/default/' */
+  /** Which of the server's models. @defaultValue 'default' */
+  model?: string;
+  /** Where the files live. @defaultValue '/models/<model>/' */
   base?: string;
   /** Keep downloaded files in Cache Storage. @defaultValue true */
   store?: boolean;
@@ -42,9 +46,9 @@ export interface LoadOptions {
  * The version of the server's model: what /api/model says about the files' sizes and ETags.
  * Only the file facts are hashed, so live fields in that answer never invalidate the cache.
  */
-export async function modelVersion(): Promise<string> {
-  const res = await fetch('/api/model', { cache: 'no-store' });
-  if (!res.ok) throw new Error(`GET /api/model: HTTP ${res.status}`);
+export async function modelVersion(model = 'default'): Promise<string> {
+  const res = await fetch(`/api/model?model=${encodeURIComponent(model)}`, { cache: 'no-store' });
+  if (!res.ok) throw new Error(`GET /api/model?model=${model}: HTTP ${res.status}`);
   const info = (await res.json()) as unknown;
   return stableHash(JSON.stringify(fileFacts(info)));
 }
@@ -129,22 +133,24 @@ async function storedResponses(cache: Cache, urls: string[], version: string): P
   return hits as Response[];
 }
 
-function decodeFiles(bytes: Uint8Array[]): { config: unknown; safetensors: Uint8Array; tokenizer: object } {
+function decodeFiles(bytes: Uint8Array[]): { config: unknown; safetensors: Uint8Array; tokenizer: object; tokenizerConfig: object } {
   const text = new TextDecoder();
   return {
     config: JSON.parse(text.decode(bytes[0])) as unknown,
     safetensors: bytes[1]!,
     tokenizer: JSON.parse(text.decode(bytes[2])) as object,
+    tokenizerConfig: JSON.parse(text.decode(bytes[3])) as object,
   };
 }
 
 export async function loadModelFiles(o: LoadOptions = {}): Promise<ModelFiles> {
-  const base = o.base ?? '/models/default/';
+  const model = o.model ?? 'default';
+  const base = o.base ?? `/models/${encodeURIComponent(model)}/`;
   const urls = MODEL_FILES.map((f) => new URL(base + f, location.href).href);
   const report = o.onProgress ?? (() => undefined);
   report({ phase: 'checking', loaded: 0, total: NaN });
 
-  const version = await modelVersion();
+  const version = await modelVersion(model);
   const cache = o.store === false ? undefined : await openCache();
   const stored = cache ? await storedResponses(cache, urls, version) : undefined;
 
@@ -155,7 +161,7 @@ export async function loadModelFiles(o: LoadOptions = {}): Promise<ModelFiles> {
     return { ...decodeFiles(bytes), fromCache: true, bytes: total, version };
   }
 
-  // Start all three; the sizes are known once their headers are in, before most bytes arrive.
+  // Start them all; the sizes are known once their headers are in, before most bytes arrive.
   const responses = await Promise.all(urls.map((u) => fetch(u, { cache: 'no-store' })));
   responses.forEach((r, i) => {
     if (!r.ok) throw new Error(`GET ${urls[i]}: HTTP ${r.status}`);

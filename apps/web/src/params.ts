@@ -1,5 +1,5 @@
 // Settings a URL can preset (for tests, benchmarks and shared links), e.g.
-//   /?plan=half&precision=fp32&max=16&prompt=Hello%20world&autorun=1   (plan=policy&memory=MB: policy mode)
+//   /?model=stories260K&plan=half&precision=fp32&max=16&prompt=Hello%20world&autorun=1   (plan=policy&memory=MB: policy mode)
 import { WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
 
 export interface Sampling {
@@ -11,6 +11,8 @@ export interface Sampling {
 }
 
 export interface PageParams {
+  /** Which of the server's models (GET /api/models); absent: its default. */
+  model?: string;
   /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK | policy. */
   plan: string;
   precision: WirePrecision;
@@ -27,7 +29,8 @@ export interface PageParams {
   memoryMB?: number;
 }
 
-export const DEFAULT_PROMPT = 'The edge and the cloud share one model:';
+// the shipped model writes children's stories (TinyStories); it continues this the way upstream documents
+export const DEFAULT_PROMPT = 'Once upon a time';
 
 const num = (v: string | null, fallback: number, ok: (n: number) => boolean): number => {
   if (v === null || v === '') return fallback;
@@ -40,6 +43,7 @@ export function readParams(search: string = location.search): PageParams {
   const precision = q.get('precision');
   const threads = num(q.get('threads'), 0, (n) => Number.isInteger(n) && n > 0);
   return {
+    ...(q.get('model') ? { model: q.get('model')! } : {}),
     plan: q.get('plan') ?? 'half',
     precision: (WIRE_PRECISIONS as readonly string[]).includes(precision ?? '') ? (precision as WirePrecision) : 'fp32',
     sampling: {

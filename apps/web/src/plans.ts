@@ -84,7 +84,7 @@ export function specOf(choice: PlanChoice, graph: ModelGraph): string {
 
 function planFromMask(mask: string, graph: ModelGraph): PartitionPlan {
   const groups = mask.split('.');
-  const { nLayer, nHead } = graph.config;
+  const { nLayer } = graph.config, nHead = graph.attnUnits;
   if (groups.length !== nLayer) throw new Error(`custom plan has ${groups.length} layers; the model has ${nLayer}`);
   const cloudIdx = (s: string, n: number, what: string): number[] => {
     if (s.length !== n || /[^ec]/.test(s)) throw new Error(`custom plan: "${s}" must be ${n} letters e/c (${what})`);
@@ -94,7 +94,7 @@ function planFromMask(mask: string, graph: ModelGraph): PartitionPlan {
     {
       layers: groups.map((g) => {
         const [heads = '', chunks = ''] = g.split('/');
-        return { cloudHeads: cloudIdx(heads, nHead, 'heads'), cloudFfnChunks: cloudIdx(chunks, graph.ffnChunks, 'FFN chunks') };
+        return { cloudHeads: cloudIdx(heads, nHead, 'attention units'), cloudFfnChunks: cloudIdx(chunks, graph.ffnChunks, 'FFN chunks') };
       }),
     },
     graph,
@@ -103,7 +103,7 @@ function planFromMask(mask: string, graph: ModelGraph): PartitionPlan {
 
 function maskOf(plan: PartitionPlan, graph: ModelGraph): string {
   const letters = (n: number, cloud: number[]): string => Array.from({ length: n }, (_, i) => (cloud.includes(i) ? 'c' : 'e')).join('');
-  return plan.layers.map((l) => `${letters(graph.config.nHead, l.cloudHeads)}/${letters(graph.ffnChunks, l.cloudFfnChunks)}`).join('.');
+  return plan.layers.map((l) => `${letters(graph.attnUnits, l.cloudHeads)}/${letters(graph.ffnChunks, l.cloudFfnChunks)}`).join('.');
 }
 
 const toggle = (xs: number[], i: number): number[] => (xs.includes(i) ? xs.filter((x) => x !== i) : [...xs, i].sort((a, b) => a - b));

@@ -78,3 +78,25 @@ export class MissingFileError extends CheckpointError {
     super('checkpoint_missing_file', message);
   }
 }
+
+/**
+ * A llama2.c checkpoint (the legacy version-0 `.bin`) whose header is impossible or disagrees with
+ * the file: non-positive sizes, dim not divisible by the heads, an odd head size, bytes left over
+ * after the last tensor, a non-finite weight, or a newer llama2.c export format we do not read.
+ */
+export class InvalidLlama2cCheckpointError extends CheckpointError {
+  constructor(message: string) {
+    super('checkpoint_llama2c_invalid', message);
+  }
+}
+
+/**
+ * A llama2.c tokenizer file (`tokenizer.bin`, `tok512.bin`) that is not one: a bad max token
+ * length, a negative or over-long piece, a piece that is not UTF-8, duplicate pieces, bytes left
+ * over, or a vocabulary that lacks llama2.c's layout (<unk>, <s>, </s>, then the 256 byte pieces).
+ */
+export class InvalidLlama2cTokenizerError extends CheckpointError {
+  constructor(message: string) {
+    super('checkpoint_llama2c_tokenizer_invalid', message);
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, expectedTensors, toHfConfig } from '@splitwise/core';
+import { InvalidConfigError, expectedTensors, gpt2Config, toHfConfig } from '@splitwise/core';
 import type { GPT2Config } from '@splitwise/core';
 import {
   CheckpointError,
@@ -14,7 +14,7 @@ import { makeRandomGpt2 } from './make-model.ts';
 import { encodeSafetensors } from './safetensors.ts';
 import type { TensorToWrite, WriteDtype } from './safetensors.ts';
 
-const small: GPT2Config = {
+const small: GPT2Config = gpt2Config({
   nLayer: 2,
   nHead: 2,
   nEmbd: 8,
@@ -28,7 +28,7 @@ const small: GPT2Config = {
   tieWordEmbeddings: true,
   bosTokenId: 49,
   eosTokenId: 49,
-};
+});
 
 /** The tensors of a random model under HF key names, with optional edits. */
 function hfTensors(c: GPT2Config, opts: { prefix?: boolean; dtype?: WriteDtype; seed?: number } = {}): TensorToWrite[] {

@@ -1,9 +1,11 @@
-// GPT-2 checkpoints as Hugging Face transformers saves them, from safetensors bytes (browser-safe).
-// GPT2LMHeadModel prefixes every key with "transformer." and, with tied embeddings, leaves
-// "lm_head.weight" out; GPT2Model has no prefix. Checkpoints from older transformers also carry
-// the non-persistent causal-mask buffers h.N.attn.bias / h.N.attn.masked_bias, which we skip.
-import { expectedTensors, parseHfConfig } from '@splitwise/core';
-import type { Float32Tensor, GPT2Config, Gpt2Checkpoint } from '@splitwise/core';
+// Checkpoints as Hugging Face transformers saves them, from safetensors bytes (browser-safe), for
+// every model family (core's arch/ says which tensors a family needs, their keys and layouts).
+// GPT2LMHeadModel prefixes every key with "transformer." and LlamaForCausalLM with "model."; with
+// tied embeddings "lm_head.weight" is left out. Buffers older transformers saved (GPT-2's causal
+// masks, LLaMA's rotary inv_freq) are skipped. nn.Linear weights ([out, in]) are transposed to the
+// engine's [in, out] as they are read.
+import { familyOf, parseHfConfig, transpose } from '@splitwise/core';
+import type { Float32Tensor, ModelConfig, Gpt2Checkpoint } from '@splitwise/core';
 import { DuplicateTensorError, MissingTensorError, UnsupportedDtypeError, WrongShapeError } from './errors.ts';
 import { FLOAT_DTYPES, parseSafetensors, readFloat32 } from './safetensors.ts';
 import type { ReadFloat32Options, SafetensorsDtype, SafetensorsFile } from './safetensors.ts';
@@ -14,7 +16,6 @@ export interface LoadedGpt2Checkpoint extends Gpt2Checkpoint {
 }
 
 const PREFIX = 'transformer.';
-const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 
 /** Our canonical name for a key in a GPT2LMHeadModel or GPT2Model state dict. */
 export const canonicalTensorName = (key: string): string => (key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key);
@@ -32,7 +33,11 @@ export interface StoredTensor {
 export interface TensorPick<T extends StoredTensor> {
   /** Canonical name, e.g. "h.0.attn.c_attn.weight". */
   name: string;
+  /** Shape in the engine ([in, out] projections). */
   shape: number[];
+  /** Shape in the file; reversed from `shape` when the tensor is transposed on load. */
+  storedShape: number[];
+  transposed: boolean;
   fileName: string;
   source: T;
 }
@@ -42,11 +47,14 @@ export interface TensorPick<T extends StoredTensor> {
  * config needs, without reading any data: so a 6 GB load fails in milliseconds on a bad header.
  * Throws DuplicateTensorError, MissingTensorError, WrongShapeError or UnsupportedDtypeError.
  */
-export function planGpt2Tensors<T extends StoredTensor>(
-  config: GPT2Config,
+export function planTensors<T extends StoredTensor>(
+  config: ModelConfig,
   files: ReadonlyArray<{ fileName: string; tensors: Iterable<T> }>,
 ): { picks: Array<TensorPick<T>>; warnings: string[] } {
-  const expected = expectedTensors(config);
+  const family = familyOf(config);
+  const roles = new Map(family.tensors(config).map((r) => [r.name, r]));
+  const expected = new Map([...roles].map(([n, r]) => [n, r.storedShape]));
+  const hfTensorName = family.hfKey;
   const found = new Map<string, { key: string; fileName: string; source: T }>();
   const seenKeys = new Map<string, string>();
   const warnings: string[] = [];
@@ -57,11 +65,11 @@ export function planGpt2Tensors<T extends StoredTensor>(
         throw new DuplicateTensorError(t.name, `tensor "${t.name}" is in both ${dup} and ${file.fileName}`);
       }
       seenKeys.set(t.name, file.fileName);
-      const name = canonicalTensorName(t.name);
-      if (MASK_BUFFER.test(name)) continue; // causal-mask buffers, rebuilt by every runtime
+      const name = family.canonicalName(t.name);
+      if (name === null) continue; // buffers every runtime rebuilds
       if (name === 'lm_head.weight' && config.tieWordEmbeddings) continue; // tied: the head is wte
       if (!expected.has(name)) {
-        warnings.push(`${file.fileName}: ignoring tensor "${t.name}", which GPT-2 with this config does not use`);
+        warnings.push(`${file.fileName}: ignoring tensor "${t.name}", which ${config.family} with this config does not use`);
         continue;
       }
       const other = found.get(name);
@@ -99,9 +107,18 @@ export function planGpt2Tensors<T extends StoredTensor>(
         `${f.fileName}: tensor "${f.key}" has dtype ${f.source.dtype}; weights must be one of ${FLOAT_DTYPES.join(', ')}`,
       );
     }
-    picks.push({ name, shape, fileName: f.fileName, source: f.source });
+    const transposed = roles.get(name)!.transposed;
+    picks.push({ name, shape: transposed ? [...shape].reverse() : shape, storedShape: shape, transposed, fileName: f.fileName, source: f.source });
   }
   return { picks, warnings };
+}
+
+/** @deprecated the GPT-2-era name of planTensors. */
+export const planGpt2Tensors = planTensors;
+
+/** A pick's data in the engine's layout (transposed from the file's when the family says so). */
+export function toEngineLayout(pick: { storedShape: number[]; transposed: boolean }, data: Float32Array): Float32Array {
+  return pick.transposed ? transpose(data, pick.storedShape[0]!, pick.storedShape[1]!) : data;
 }
 
 export interface LoadGpt2Options extends ReadFloat32Options {
@@ -110,12 +127,12 @@ export interface LoadGpt2Options extends ReadFloat32Options {
 }
 
 /**
- * Load a GPT-2 checkpoint from config.json (parsed JSON) and one safetensors file or all shards of
+ * Load a checkpoint of any family from config.json (parsed JSON) and one safetensors file or all shards of
  * a sharded one (model-0000i-of-0000n.safetensors; the order does not matter, duplicates are an
  * error). Unknown tensors are skipped and listed in `warnings`. Aligned F32 tensors are zero-copy
  * views into the given bytes unless `copy` is set; other dtypes are converted into fresh arrays.
  */
-export function loadGpt2Checkpoint(
+export function loadCheckpoint(
   configJson: unknown,
   safetensors: Uint8Array | SafetensorsFile | ReadonlyArray<Uint8Array | SafetensorsFile>,
   opts: LoadGpt2Options = {},
@@ -127,11 +144,14 @@ export function loadGpt2Checkpoint(
     const name = opts.fileNames?.[i] ?? (inputs.length === 1 ? 'model.safetensors' : `shard ${i + 1} of ${inputs.length}`);
     return parseSafetensors(x, name);
   });
-  const { picks, warnings } = planGpt2Tensors(
+  const { picks, warnings } = planTensors(
     config,
     files.map((f) => ({ fileName: f.fileName, tensors: f.tensors.values() })),
   );
   const tensors = new Map<string, Float32Tensor>();
-  for (const p of picks) tensors.set(p.name, { shape: p.shape, data: readFloat32(p.source, opts) });
+  for (const p of picks) tensors.set(p.name, { shape: p.shape, data: toEngineLayout(p, readFloat32(p.source, opts)) });
   return { config, tensors, warnings };
 }
+
+/** @deprecated the GPT-2-era name of loadCheckpoint (which reads every family). */
+export const loadGpt2Checkpoint = loadCheckpoint;

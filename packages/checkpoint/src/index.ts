@@ -5,3 +5,4 @@ export * from './safetensors.ts';
 export * from './gpt2-loader.ts';
 export * from './make-model.ts';
 export * from './tokenizer.ts';
+export * from './llama2c.ts';

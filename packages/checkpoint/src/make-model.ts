@@ -1,20 +1,20 @@
-// Random GPT-2 weights for tests and benchmarks, bit-identical on every platform.
+// Random weights of any family for tests and benchmarks, bit-identical on every platform.
 // Each tensor gets its own xoroshiro128+ stream seeded from (seed, hash of its name), so a tensor
 // does not depend on which others were generated before it (the Node writer makes them one at a
 // time while streaming to disk). Normals come from Box–Muller in Marsaglia's polar form using
 // only +, -, *, / and sqrt (all correctly rounded in IEEE 754) and our own log: Math.log is not
 // specified to the last bit, and engines differ.
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
-import { expectedTensors } from '@splitwise/core';
-import type { Float32Tensor, GPT2Config, Gpt2Checkpoint } from '@splitwise/core';
+import { familyOf, transpose } from '@splitwise/core';
+import type { Float32Tensor, ModelConfig, Gpt2Checkpoint } from '@splitwise/core';
 
 /** The init each tensor gets: N(mean, std). Biases are not zero so every parameter matters in tests. */
-export function initFor(config: GPT2Config, name: string): { mean: number; std: number } {
-  if (/ln_(1|2|f)\.weight$/.test(name)) return { mean: 1, std: 0.1 };
+export function initFor(config: ModelConfig, name: string): { mean: number; std: number } {
+  if (/(ln_(1|2|f)|layernorm|norm)\.weight$/.test(name)) return { mean: 1, std: 0.1 };
   if (/ln_(1|2|f)\.bias$/.test(name)) return { mean: 0, std: 0.05 };
-  // GPT-2 scales the residual projections by 1/sqrt(2 * n_layer).
-  if (/c_proj\.weight$/.test(name)) return { mean: 0, std: 0.02 / Math.sqrt(2 * config.nLayer) };
-  return { mean: 0, std: 0.02 }; // wte, wpe, lm_head, c_attn/c_fc weights, all projection biases
+  // GPT-2 scales the residual projections by 1/sqrt(2 * n_layer); so do we for LLaMA's.
+  if (/(c_proj|o_proj|down_proj)\.weight$/.test(name)) return { mean: 0, std: 0.02 / Math.sqrt(2 * config.nLayer) };
+  return { mean: 0, std: 0.02 }; // embeddings, lm_head, input projections, all biases
 }
 
 // murmur3's 32-bit finalizer: a bijection that spreads every input bit over the output.
@@ -79,18 +79,29 @@ export function fillNormal(out: Float32Array, state: readonly number[], mean: nu
   return out;
 }
 
-/** One tensor of the random model, independent of all others. */
-export function randomGpt2Tensor(config: GPT2Config, seed: number, name: string, shape: readonly number[]): Float32Array {
+/** One tensor of the random model as stored in the file, independent of all others. */
+export function randomStoredTensor(config: ModelConfig, seed: number, name: string, shape: readonly number[]): Float32Array {
   const { mean, std } = initFor(config, name);
   const n = shape.reduce((a, b) => a * b, 1);
   return fillNormal(new Float32Array(n), tensorRngState(seed, name), mean, std);
 }
 
-/** A complete random GPT-2 checkpoint in memory (use the Node makeModel for models near RAM size). */
-export function makeRandomGpt2(config: GPT2Config, seed: number): Gpt2Checkpoint {
+/** @deprecated the GPT-2-era name (GPT-2 stores every tensor in the engine's layout). */
+export const randomGpt2Tensor = randomStoredTensor;
+
+/**
+ * A complete random checkpoint in memory, in the engine's layout (use the Node makeModel for
+ * models near RAM size). The same values makeModel writes and the loader reads back.
+ */
+export function makeRandomModel(config: ModelConfig, seed: number): Gpt2Checkpoint {
   const tensors = new Map<string, Float32Tensor>();
-  for (const [name, shape] of expectedTensors(config)) {
-    tensors.set(name, { shape, data: randomGpt2Tensor(config, seed, name, shape) });
+  for (const r of familyOf(config).tensors(config)) {
+    const stored = randomStoredTensor(config, seed, r.name, r.storedShape);
+    const shape = r.transposed ? [...r.storedShape].reverse() : r.storedShape;
+    tensors.set(r.name, { shape, data: r.transposed ? transpose(stored, r.storedShape[0]!, r.storedShape[1]!) : stored });
   }
   return { config, tensors };
 }
+
+/** @deprecated the GPT-2-era name of makeRandomModel. */
+export const makeRandomGpt2 = makeRandomModel;

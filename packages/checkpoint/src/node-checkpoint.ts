@@ -5,8 +5,8 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
-import { InvalidConfigError, PRESETS, expectedTensors, parameterCount, parseHfConfig, toHfConfig } from '@splitwise/core';
-import type { Float32Tensor, GPT2Config, Gpt2Checkpoint, PresetName } from '@splitwise/core';
+import { InvalidConfigError, PRESETS, familyOf, parameterCount, parseHfConfig, toHfConfig, transpose } from '@splitwise/core';
+import type { Float32Tensor, ModelConfig, Gpt2Checkpoint, PresetName } from '@splitwise/core';
 import {
   InvalidHeaderError,
   MissingFileError,
@@ -14,9 +14,9 @@ import {
   TruncatedFileError,
   WrongShapeError,
 } from './errors.ts';
-import { hfTensorName, planGpt2Tensors } from './gpt2-loader.ts';
+import { planTensors, toEngineLayout } from './gpt2-loader.ts';
 import type { LoadedGpt2Checkpoint } from './gpt2-loader.ts';
-import { randomGpt2Tensor } from './make-model.ts';
+import { randomStoredTensor } from './make-model.ts';
 import {
   encodeTensorData,
   layoutSafetensors,
@@ -174,12 +174,12 @@ async function safetensorsFiles(dir: string): Promise<{ paths: string[]; weightM
 type Source = SafetensorsTensorInfo & { read: () => Promise<Float32Array> };
 
 /**
- * Load a Hugging Face GPT-2 directory: config.json plus model.safetensors or the shards listed in
+ * Load a Hugging Face model directory of any supported family: config.json plus model.safetensors or the shards listed in
  * model.safetensors.index.json. Each file under `streamThresholdBytes` is read whole (F32 tensors
  * are then views into that one buffer); larger files are read tensor by tensor, each straight into
  * its own array, so gpt2-xl F32 loads with no second copy of the weights.
  */
-export async function loadGpt2FromDir(dir: string, opts: LoadFromDirOptions = {}): Promise<LoadedGpt2Checkpoint> {
+export async function loadModelFromDir(dir: string, opts: LoadFromDirOptions = {}): Promise<LoadedGpt2Checkpoint> {
   const threshold = Math.min(opts.streamThresholdBytes ?? READ_WHOLE_FILE_LIMIT, READ_WHOLE_FILE_LIMIT);
   const config = parseHfConfig(await readJson(join(dir, 'config.json'), 'config.json'));
   const { paths, weightMap } = await safetensorsFiles(dir);
@@ -209,7 +209,7 @@ export async function loadGpt2FromDir(dir: string, opts: LoadFromDirOptions = {}
         files.push({ fileName: path, tensors });
       }
     }
-    const { picks, warnings } = planGpt2Tensors(config, files);
+    const { picks, warnings } = planTensors(config, files);
     if (weightMap) {
       for (const f of files) {
         for (const t of f.tensors) {
@@ -221,12 +221,15 @@ export async function loadGpt2FromDir(dir: string, opts: LoadFromDirOptions = {}
       }
     }
     const tensors = new Map<string, Float32Tensor>();
-    for (const p of picks) tensors.set(p.name, { shape: p.shape, data: await p.source.read() });
+    for (const p of picks) tensors.set(p.name, { shape: p.shape, data: toEngineLayout(p, await p.source.read()) });
     return { config, tensors, warnings };
   } finally {
     await Promise.all(handles.map((h) => h.close()));
   }
 }
+
+/** @deprecated the GPT-2-era name of loadModelFromDir (which reads every family). */
+export const loadGpt2FromDir = loadModelFromDir;
 
 // ---------------------------------------------------------------- writing
 
@@ -238,7 +241,7 @@ export interface WriteOptions {
 }
 
 /** generation_config.json as transformers writes it for a model without its own. */
-const generationConfig = (c: GPT2Config): Record<string, unknown> => ({
+const generationConfig = (c: ModelConfig): Record<string, unknown> => ({
   _from_model_config: true,
   bos_token_id: c.bosTokenId,
   eos_token_id: c.eosTokenId,
@@ -247,65 +250,75 @@ const generationConfig = (c: GPT2Config): Record<string, unknown> => ({
 const writeJson = (path: string, v: unknown): Promise<void> => writeFile(path, JSON.stringify(v, null, 2) + '\n');
 
 /**
- * Write a complete Hugging Face GPT2LMHeadModel directory whose tensors come from `getData`
- * (called once per tensor, in file order, with the canonical name). Returns the safetensors size.
+ * Write a complete Hugging Face model directory (GPT2LMHeadModel, LlamaForCausalLM, ...) whose
+ * tensors come from `getStored` (called once per tensor, in file order, with the canonical name and
+ * the shape as stored: nn.Linear's [out, in] for LLaMA). Returns the safetensors size.
  */
-async function writeGpt2Dir(
+async function writeModelDir(
   dir: string,
-  config: GPT2Config,
-  getData: (name: string, shape: number[]) => Float32Array,
+  config: ModelConfig,
+  getStored: (name: string, storedShape: number[]) => Float32Array,
   opts: WriteOptions,
 ): Promise<number> {
   const dtype = opts.dtype ?? 'F32';
   await mkdir(dir, { recursive: true });
-  const expected = expectedTensors(config);
-  const byHfName = new Map([...expected.keys()].map((n) => [hfTensorName(n), n]));
-  const specs = [...expected].map(([name, shape]) => ({ name: hfTensorName(name), dtype, shape }));
+  const family = familyOf(config), roles = family.tensors(config);
+  const byHfName = new Map(roles.map((r) => [family.hfKey(r.name), r]));
+  const specs = roles.map((r) => ({ name: family.hfKey(r.name), dtype, shape: r.storedShape }));
   const size = await writeSafetensorsFile(
     join(dir, 'model.safetensors'),
     specs,
     (hfName) => {
-      const name = byHfName.get(hfName)!;
-      return getData(name, expected.get(name)!);
+      const r = byHfName.get(hfName)!;
+      return getStored(r.name, r.storedShape);
     },
     { format: 'pt' }, // transformers refuses safetensors files without format metadata
   );
   await writeJson(join(dir, 'config.json'), { ...toHfConfig(config), torch_dtype: dtype === 'F16' ? 'float16' : 'float32' });
   await writeJson(join(dir, 'generation_config.json'), generationConfig(config));
-  if (opts.tokenizer ?? config.vocabSize >= 50257) await writeGpt2TokenizerFiles(dir);
+  if (opts.tokenizer ?? (config.family === 'gpt2' && config.vocabSize >= 50257)) await writeGpt2TokenizerFiles(dir);
   return size;
 }
 
 /**
- * Write `ckpt` as a Hugging Face GPT2LMHeadModel directory: config.json, model.safetensors
- * ("transformer."-prefixed keys, no lm_head when tied), generation_config.json, tokenizer files.
- * Streams tensor by tensor, so any size the checkpoint itself fits in memory can be written.
+ * Write `ckpt` as a Hugging Face directory: config.json, model.safetensors (the family's keys, e.g.
+ * "transformer." or "model." prefixed, no lm_head when tied), generation_config.json, and for
+ * GPT-2 the tokenizer files. Streams tensor by tensor.
  */
-export async function writeGpt2Checkpoint(dir: string, ckpt: Gpt2Checkpoint, opts: WriteOptions = {}): Promise<void> {
-  for (const [name, shape] of expectedTensors(ckpt.config)) {
+export async function writeCheckpoint(dir: string, ckpt: Gpt2Checkpoint, opts: WriteOptions = {}): Promise<void> {
+  const roles = new Map(familyOf(ckpt.config).tensors(ckpt.config).map((r) => [r.name, r]));
+  for (const [name, r] of roles) {
+    const shape = r.transposed ? [...r.storedShape].reverse() : r.storedShape;
     const t = ckpt.tensors.get(name);
     if (!t) throw new MissingTensorError(name, `cannot write checkpoint: tensor "${name}" is missing`);
     if (t.data.length !== numel(shape) || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new WrongShapeError(name, shape, t.shape, `cannot write checkpoint: tensor "${name}" has shape [${t.shape.join(', ')}] (${t.data.length} values), config implies [${shape.join(', ')}]`);
     }
   }
-  await writeGpt2Dir(dir, ckpt.config, (name) => ckpt.tensors.get(name)!.data, opts);
+  await writeModelDir(dir, ckpt.config, (name, stored) => {
+    const data = ckpt.tensors.get(name)!.data;
+    return roles.get(name)!.transposed ? transpose(data, stored[1]!, stored[0]!) : data;
+  }, opts);
 }
 
+/** @deprecated the GPT-2-era name of writeCheckpoint. */
+export const writeGpt2Checkpoint = writeCheckpoint;
+
 export interface MakeModelOptions extends WriteOptions {
-  config: GPT2Config | PresetName;
+  config: ModelConfig | PresetName;
   seed: number;
   outDir: string;
 }
 
 /**
- * Generate a random GPT-2 (see makeRandomGpt2: same tensors, bit for bit) straight to a Hugging
- * Face directory, one tensor at a time, so even gpt2-xl needs only its largest tensor in memory.
+ * Generate a random model of any family (see makeRandomModel: same tensors, bit for bit) straight
+ * to a Hugging Face directory, one tensor at a time, so even llama2-7b at F16 needs only its
+ * largest tensor in memory.
  */
 export async function makeModel(opts: MakeModelOptions): Promise<{ dir: string; parameters: number; bytes: number; seconds: number }> {
   const t0 = performance.now();
   const config = typeof opts.config === 'string' ? PRESETS[opts.config] : opts.config;
   if (!config) throw new InvalidConfigError(`unknown preset "${String(opts.config)}" (have ${Object.keys(PRESETS).join(', ')})`);
-  const bytes = await writeGpt2Dir(opts.outDir, config, (name, shape) => randomGpt2Tensor(config, opts.seed, name, shape), opts);
+  const bytes = await writeModelDir(opts.outDir, config, (name, stored) => randomStoredTensor(config, opts.seed, name, stored), opts);
   return { dir: opts.outDir, parameters: parameterCount(config), bytes, seconds: (performance.now() - t0) / 1000 };
 }

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PRESETS, parseHfConfig, toHfConfig } from '@splitwise/core';
+import { PRESETS, gpt2Config, parseHfConfig, toHfConfig } from '@splitwise/core';
 import type { GPT2Config, Gpt2Checkpoint } from '@splitwise/core';
 import {
   InvalidHeaderError,
@@ -24,7 +24,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 let n = 0;
 const freshDir = (): string => join(root, `m${n++}`);
 
-const small: GPT2Config = { ...PRESETS.tiny, nLayer: 2, nEmbd: 16, nHead: 2, nInner: 40, nPositions: 32, vocabSize: 60, bosTokenId: 59, eosTokenId: 59 };
+const small: GPT2Config = gpt2Config({ ...PRESETS.tiny, nLayer: 2, nEmbd: 16, nHead: 2, nInner: 40, nPositions: 32, vocabSize: 60, bosTokenId: 59, eosTokenId: 59 });
 
 /** Exact equality of two checkpoints (hand loop: vitest's deep equality is slow on MBs). */
 function expectSame(a: Gpt2Checkpoint, b: Gpt2Checkpoint, relTol = 0): void {

@@ -2,3 +2,4 @@
 export * from './index.ts';
 export * from './node-checkpoint.ts';
 export * from './tokenizer-files.ts';
+export * from './llama2c-node.ts';

@@ -53,8 +53,11 @@ export function gpt2TokenizerJson(vocab: Record<string, number>, mergesText: str
   };
 }
 
-/** Text <-> GPT-2 token ids, exactly as transformers' GPT2TokenizerFast does it. */
-export class Gpt2Tokenizer {
+/**
+ * Text <-> token ids of any model with a Hugging Face tokenizer.json (GPT-2's byte-level BPE,
+ * LLaMA's sentencepiece-style BPE with byte fallback), exactly as transformers' fast tokenizers do.
+ */
+export class ModelTokenizer {
   private readonly tok: Tokenizer;
 
   constructor(tokenizerJson: object, tokenizerConfig: object = GPT2_TOKENIZER_CONFIG) {
@@ -66,9 +69,19 @@ export class Gpt2Tokenizer {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
   }
 
-  /** Text for `ids`, special tokens kept, no clean-up of spaces (so decode(encode(s)) === s). */
-  decode(ids: readonly number[]): string {
-    return this.tok.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  /** A prompt as the model expects it: with the special tokens the tokenizer adds (LLaMA's BOS; none for GPT-2). */
+  encodePrompt(text: string): number[] {
+    return this.tok.encode(text, { add_special_tokens: true }).ids;
+  }
+
+  /** Follows a generation: each new id gives the text it adds (see TextStream). */
+  stream(promptIds: readonly number[]): TextStream {
+    return new TextStream(this, promptIds);
+  }
+
+  /** Text for `ids`, special tokens kept (unless asked), no clean-up of spaces (so decode(encode(s)) === s). */
+  decode(ids: readonly number[], o: { skipSpecialTokens?: boolean } = {}): string {
+    return this.tok.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
   }
 
   idToToken(id: number): string | undefined {
@@ -77,5 +90,39 @@ export class Gpt2Tokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.tok.token_to_id(token);
+  }
+}
+
+/** @deprecated the GPT-2-era name of ModelTokenizer. */
+export const Gpt2Tokenizer = ModelTokenizer;
+export type Gpt2Tokenizer = ModelTokenizer;
+
+/**
+ * The text a generation adds, token by token. Decoding one id alone is wrong for sentencepiece
+ * models (the decoder strips a leading space; a multi-byte character spans several byte tokens),
+ * so the whole continuation is decoded and the new part returned; an unfinished UTF-8 character
+ * (decoded as U+FFFD) is held back until its last byte arrives.
+ */
+export class TextStream {
+  private ids: number[];
+  private readonly promptText: string;
+  private emitted = 0;
+
+  constructor(
+    private readonly tok: ModelTokenizer,
+    promptIds: readonly number[],
+  ) {
+    this.ids = [...promptIds];
+    this.promptText = tok.decode(this.ids, { skipSpecialTokens: true });
+  }
+
+  push(id: number): string {
+    this.ids.push(id);
+    // special tokens (BOS, EOS) are not text a reader sees
+    let text = this.tok.decode(this.ids, { skipSpecialTokens: true }).slice(this.promptText.length);
+    if (text.endsWith('\uFFFD')) text = text.replace(/\uFFFD+$/, '');
+    const add = text.slice(this.emitted);
+    this.emitted = Math.max(this.emitted, text.length);
+    return add;
   }
 }

@@ -7,6 +7,8 @@ import { median, percentile, round } from './stats.ts';
 
 export interface ClientOptions {
   server: string;
+  /** Which of the server's models; absent: its default. */
+  model?: string;
   prompt: string;
   plan: string;
   precision: string;
@@ -61,6 +63,7 @@ export async function runClient(o: ClientOptions): Promise<void> {
   let shown = -1;
   const r = await connectRemoteEdge({
     server: o.server,
+    ...(o.model ? { model: o.model } : {}),
     plan: o.plan,
     precision: o.precision as WirePrecision,
     threads: o.threads,
@@ -80,14 +83,14 @@ export async function runClient(o: ClientOptions): Promise<void> {
   if (process.stderr.isTTY) process.stderr.write('\n');
   try {
     if (!r.tokenizer) throw new SplitwiseError('no_tokenizer', `${o.server} serves no tokenizer.json`);
-    const prompt = r.tokenizer.encode(o.prompt);
+    const prompt = r.tokenizer.encodePrompt(o.prompt), text = r.tokenizer.stream(prompt);
     process.stdout.write(o.prompt);
     const ms: number[] = [];
     let afterPrefill = { ...r.link.stats };
     for await (const t of generate(r.recovering, prompt, { ...o, eosTokenId: r.graph.config.eosTokenId })) {
       if (ms.length === 0) afterPrefill = { ...r.link.stats };
       ms.push(t.ms);
-      process.stdout.write(r.tokenizer.decode([t.id]));
+      process.stdout.write(text.push(t.id));
     }
     process.stdout.write('\n');
     const decode = ms.slice(1), n = Math.max(decode.length, 1), s = r.link.stats, net = r.link.snapshot();

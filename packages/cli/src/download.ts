@@ -1,5 +1,5 @@
 // Fetching the model from a splitwise server, as the page does: /api/model for the shape and
-// file sizes, then the files from /models/default/, each streamed into one buffer of the size
+// file sizes, then the files from /models/<id>/, each streamed into one buffer of the size
 // Content-Length announced (no chunk list, no second copy of a 500 MB file).
 import { loadGpt2Checkpoint, Gpt2Tokenizer, type LoadedGpt2Checkpoint } from '@splitwise/checkpoint';
 import { LinkError } from '@splitwise/core';
@@ -26,7 +26,11 @@ async function get(url: string): Promise<Response> {
   } catch (e) {
     throw new LinkError(`cannot fetch ${url}: ${(e as Error).message}`, 'connect_failed');
   }
-  if (!res.ok) throw new LinkError(`${url} answered ${res.status} ${res.statusText}`, 'download_failed');
+  if (!res.ok) {
+    // the server's typed error says why (an unknown model id, a missing file)
+    const why = await res.json().then((b: unknown) => (b as { error?: { message?: string } }).error?.message, () => undefined);
+    throw new LinkError(`${url} answered ${res.status} ${res.statusText}${why ? `: ${why}` : ''}`, 'download_failed');
+  }
   return res;
 }
 
@@ -54,17 +58,17 @@ export async function fetchBytes(url: string, onProgress?: Progress): Promise<Ui
 const json = async (url: string): Promise<unknown> => JSON.parse(new TextDecoder().decode(await fetchBytes(url)));
 
 /** config.json + model.safetensors (+ the tokenizer when the server has one). */
-export async function downloadModel(server: string, onProgress?: Progress): Promise<DownloadedModel> {
-  const base = server.replace(/\/+$/, '');
+export async function downloadModel(server: string, onProgress?: Progress, model = 'default'): Promise<DownloadedModel> {
+  const base = server.replace(/\/+$/, ''), id = encodeURIComponent(model);
   const t0 = performance.now();
-  const info = (await json(`${base}/api/model`)) as ServerModelInfo;
+  const info = (await json(`${base}/api/model?model=${id}`)) as ServerModelInfo;
   const has = (f: string): boolean => info.files.some((x) => x.name === f);
   if (!has('model.safetensors')) throw new LinkError(`${base} serves no model.safetensors (sharded models are not downloaded by the client)`, 'download_failed');
   const [config, weights, tokJson, tokConfig] = await Promise.all([
-    json(`${base}/models/default/config.json`),
-    fetchBytes(`${base}/models/default/model.safetensors`, onProgress),
-    has('tokenizer.json') ? json(`${base}/models/default/tokenizer.json`) : undefined,
-    has('tokenizer_config.json') ? json(`${base}/models/default/tokenizer_config.json`) : undefined,
+    json(`${base}/models/${id}/config.json`),
+    fetchBytes(`${base}/models/${id}/model.safetensors`, onProgress),
+    has('tokenizer.json') ? json(`${base}/models/${id}/tokenizer.json`) : undefined,
+    has('tokenizer_config.json') ? json(`${base}/models/${id}/tokenizer_config.json`) : undefined,
   ]);
   const ckpt = loadGpt2Checkpoint(config, weights);
   const tokenizer = tokJson ? new Gpt2Tokenizer(tokJson as object, (tokConfig as object | undefined) ?? undefined) : undefined;

@@ -2,9 +2,11 @@
 // `splitwise`: make models, inspect the split engine, generate text.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { PRESETS, SplitwiseError, generate, parseHfConfig, planToJson, syncPointsPerForward, type GPT2Config } from '@splitwise/core';
+import { PRESETS, SplitwiseError, generate, parseHfConfig, planToJson, syncPointsPerForward, type ModelConfig } from '@splitwise/core';
 import { makeModel } from '@splitwise/checkpoint/node';
+import { importLlama2c } from '@splitwise/checkpoint/node';
 import { readFile } from 'node:fs/promises';
 import { loadEngine } from './engine.ts';
 import { runClient } from './client.ts';
@@ -21,13 +23,16 @@ const num = (v: string): number => {
   return n;
 };
 
-async function configFrom(spec: string): Promise<GPT2Config> {
+async function configFrom(spec: string): Promise<ModelConfig> {
   if (spec in PRESETS) return PRESETS[spec as keyof typeof PRESETS];
   if (existsSync(spec)) return parseHfConfig(JSON.parse(await readFile(spec, 'utf8')));
   throw new InvalidArgumentError(`--config must be a preset (${Object.keys(PRESETS).join(', ')}) or a config.json path`);
 }
 
-const program = new Command('splitwise').description('Collaborative edge-cloud GPT-2 inference, split per head and FFN chunk.');
+/** The model the repository ships (llama2.c's stories260K in the Hugging Face layout): the default everywhere. */
+export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../../../models/stories260K', import.meta.url));
+
+const program = new Command('splitwise').description('Collaborative edge-cloud LLM inference (GPT-2 and LLaMA families), split per attention unit and FFN chunk.');
 
 program
   .command('make-model')
@@ -42,9 +47,19 @@ program
     console.log(JSON.stringify(r));
   });
 
+program
+  .command('import-llama2c')
+  .description('convert a llama2.c checkpoint + tokenizer (e.g. stories260K.bin + tok512.bin) to a Hugging Face LLaMA folder')
+  .requiredOption('--checkpoint <file>', 'llama2.c legacy (version 0) checkpoint .bin')
+  .requiredOption('--tokenizer <file>', 'llama2.c tokenizer .bin (e.g. tok512.bin)')
+  .requiredOption('--out <dir>', 'output folder')
+  .action(async (o: { checkpoint: string; tokenizer: string; out: string }) => {
+    console.log(JSON.stringify(await importLlama2c({ checkpoint: o.checkpoint, tokenizer: o.tokenizer, outDir: o.out })));
+  });
+
 const engineOptions = (c: Command): Command =>
   c
-    .requiredOption('--model <dir>', 'model folder (Hugging Face layout)')
+    .option('--model <dir>', 'model folder (Hugging Face layout); default: the shipped story model', SHIPPED_MODEL_DIR)
     .option('--plan <spec>', 'edge | cloud | half | layers:K | random:SEED | FILE.json', 'edge')
     .option('--ffn-chunks <k>', 'FFN chunks per layer (default n_head)', int('--ffn-chunks'))
     .option('--threads <n>', 'onnxruntime intra-op threads per side', int('--threads'));
@@ -76,13 +91,13 @@ engineOptions(program.command('generate').description('generate text with the sp
   .action(async (o: { model: string; plan: string; prompt: string; maxNewTokens: number; temperature: number; topK: number; topP: number; seed: number; ffnChunks?: number; threads?: number }) => {
     const e = await loadEngine(o.model, o.plan, o);
     if (!e.tokenizer) throw new SplitwiseError('no_tokenizer', `${o.model} has no tokenizer.json`);
-    const prompt = e.tokenizer.encode(o.prompt);
+    const prompt = e.tokenizer.encodePrompt(o.prompt), text = e.tokenizer.stream(prompt);
     process.stdout.write(o.prompt);
     const ids: number[] = [], ms: number[] = [];
     for await (const t of generate(e.edge, prompt, { ...o, eosTokenId: e.graph.config.eosTokenId })) {
       ids.push(t.id);
       ms.push(t.ms);
-      process.stdout.write(e.tokenizer.decode([t.id]));
+      process.stdout.write(text.push(t.id));
     }
     const decode = ms.slice(1).sort((a, b) => a - b);
     process.stdout.write('\n');
@@ -104,6 +119,7 @@ program
   .description('the edge as a headless client: fetch the model from a splitwise server, run the edge here, the cloud there')
   .requiredOption('--server <url[,url...]>', 'server URL, e.g. http://127.0.0.1:8080; several, comma-separated, to fail over between')
   .requiredOption('--prompt <text>', 'prompt')
+  .option('--model <id>', "which of the server's models (GET /api/models); default: the server's default")
   .option('--plan <spec>', 'edge | cloud | half | layers:K | random:SEED | FILE.json', 'half')
   .option('--precision <p>', 'activations on the wire: fp32 | fp16 | int8', 'fp32')
   .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens'), 32)
@@ -138,16 +154,20 @@ program
 
 program
   .command('demo')
-  .description('make the default model if absent (models/default, gpt2-small shape) and generate from a prompt')
+  .description('generate a story with the shipped model (stories260K), split between an in-process edge and cloud; --gpt2 for the random gpt2-small shape')
   .option('--plan <spec>', 'partition plan', 'half')
-  .option('--prompt <text>', 'prompt', 'The edge and the cloud')
-  .action(async (o: { plan: string; prompt: string }) => {
-    const dir = join(process.cwd(), 'models', 'default');
-    if (!existsSync(join(dir, 'model.safetensors'))) {
-      console.error(`making the default model in ${dir} (random weights, gpt2-small shape) ...`);
-      await makeModel({ config: 'gpt2', seed: 0, outDir: dir });
+  .option('--prompt <text>', 'prompt', 'Once upon a time')
+  .option('--gpt2', 'use models/default instead: random weights in the gpt2-small shape (made on first use), for performance work')
+  .action(async (o: { plan: string; prompt: string; gpt2?: boolean }) => {
+    let dir = SHIPPED_MODEL_DIR;
+    if (o.gpt2) {
+      dir = join(process.cwd(), 'models', 'default');
+      if (!existsSync(join(dir, 'model.safetensors'))) {
+        console.error(`making ${dir} (random weights, gpt2-small shape) ...`);
+        await makeModel({ config: 'gpt2', seed: 0, outDir: dir });
+      }
     }
-    await program.parseAsync(['generate', '--model', dir, '--plan', o.plan, '--prompt', o.prompt, '--max-new-tokens', '24'], { from: 'user' });
+    await program.parseAsync(['generate', '--model', dir, '--plan', o.plan, '--prompt', o.prompt, '--max-new-tokens', '40'], { from: 'user' });
   });
 
 program.parseAsync().catch((e: unknown) => {

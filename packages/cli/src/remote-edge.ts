@@ -31,6 +31,8 @@ export interface RemoteEdgeOptions {
    * workers to fail over between (the model is downloaded from the first that answers).
    */
   server: string;
+  /** Which of the server's models (its GET /api/models). @defaultValue its default */
+  model?: string;
   /** edge | cloud | half | layers:K | random:SEED | FILE.json, or a plan. @defaultValue 'half' */
   plan?: string | PartitionPlan;
   /** @defaultValue 'fp32' */
@@ -81,14 +83,14 @@ export interface RemoteEdge {
 export async function connectRemoteEdge(o: RemoteEdgeOptions): Promise<RemoteEdge> {
   const servers = serverList(o.server);
   if (servers.length === 0) throw new LinkError('no server URL given', 'connect_failed');
-  const got = o.checkpoint ? { ...o.checkpoint, bytes: 0, ms: 0 } : await downloadFromAny(servers, o.onProgress);
+  const got = o.checkpoint ? { ...o.checkpoint, bytes: 0, ms: 0 } : await downloadFromAny(servers, o.onProgress, o.model);
   const graph = buildModelGraph(got.ckpt.config, { ffnChunks: got.ffnChunks });
   const plan = typeof o.plan === 'object' ? o.plan : await resolvePlan(o.plan ?? 'half', graph);
   const ownSessions = !o.sessions;
   const sessions = o.sessions ?? (await SplitSessions.create(new OrtNodeRuntime({ intraOpNumThreads: o.threads }), graphSource(got.ckpt)));
   let link: SocketLink | undefined;
   try {
-    link = await SocketLink.connect(graph, { urls: servers, precision: o.precision ?? 'fp32', token: o.token, timeoutMs: o.timeoutMs, probeEveryMs: o.probeEveryMs });
+    link = await SocketLink.connect(graph, { urls: servers, precision: o.precision ?? 'fp32', token: o.token, timeoutMs: o.timeoutMs, probeEveryMs: o.probeEveryMs, ...(o.model ? { modelId: o.model } : {}) });
     const edge = await EdgeExecutor.create(graph, new SplitWeights(got.ckpt, graph), sessions, link, plan);
     const l = link;
     const recovering = new RecoveringEdge(edge, {
@@ -120,11 +122,11 @@ export async function connectRemoteEdge(o: RemoteEdgeOptions): Promise<RemoteEdg
   }
 }
 
-async function downloadFromAny(servers: string[], onProgress?: Progress) {
+async function downloadFromAny(servers: string[], onProgress?: Progress, model?: string) {
   let last: unknown;
   for (const s of servers) {
     try {
-      const d = await downloadModel(s, onProgress);
+      const d = await downloadModel(s, onProgress, model);
       return { ckpt: d.ckpt, tokenizer: d.tokenizer, ffnChunks: d.info.ffnChunks, bytes: d.bytes, ms: d.ms };
     } catch (e) {
       last = e;

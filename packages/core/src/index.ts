@@ -1,8 +1,10 @@
 // @splitwise/core: platform-neutral (browser and Node). No runtime, no I/O.
 export * from './errors.ts';
-export * from './model/config.ts';
+export * from './arch/index.ts';
+export { headDim } from './model/config.ts';
 export * from './model/checkpoint.ts';
 export * from './model/gpt2-reference.ts';
+export * from './model/llama-reference.ts';
 export * from './graph/model-graph.ts';
 export * from './plan/partition-plan.ts';
 export * from './executor/runtime.ts';
@@ -19,3 +21,4 @@ export * from './executor/generate.ts';
 export * from './executor/monolithic.ts';
 export * from './executor/recovery.ts';
 export * from './util/float16.ts';
+export * from './util/wire-round.ts';

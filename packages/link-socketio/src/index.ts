@@ -4,6 +4,7 @@ import { io, type Socket } from 'socket.io-client';
 import { LinkError, type CloudLink, type CloudReply, type CloudRequest, type LinkStats, type ModelGraph, type WirePrecision } from '@splitwise/core';
 import {
   NetworkEstimator,
+  modelDescriptor,
   PROTOCOL_VERSION,
   ProtocolError,
   fromWireError,
@@ -33,6 +34,8 @@ export interface SocketLinkOptions {
   precision?: WirePrecision;
   /** Access token the server may require. */
   token?: string;
+  /** Which of the server's models (its GET /api/models); absent: its default. */
+  modelId?: string;
   /** Milliseconds before a cloud call counts as failed; also bounds each connect + hello attempt. @defaultValue 30000 */
   timeoutMs?: number;
   /** RTT probe period in ms; 0 = no background probes. @defaultValue 1000 */
@@ -304,8 +307,9 @@ async function openSession(url: string | undefined, graph: ModelGraph, o: Socket
   try {
     hello = await socket.timeout(timeoutMs).emitWithAck('hello', {
       protocol: PROTOCOL_VERSION,
-      model: { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: graph.ffnChunks },
+      model: modelDescriptor(graph),
       ...(o.token ? { token: o.token } : {}),
+      ...(o.modelId ? { modelId: o.modelId } : {}),
     });
   } catch (e) {
     const connected = socket.connected;

@@ -1,10 +1,27 @@
 // The graphs one side of the split engine loads for a checkpoint: the weightless split graphs at
 // once, the weight-carrying ones (a whole layer, the LM head) when first used. Both runtimes (and
-// the profilers) take their graphs from here.
-import type { GraphSource, Gpt2Checkpoint } from '@splitwise/core';
-import { buildLayerGraph, buildLmHeadGraph, buildSplitGraphs } from './split-graphs.ts';
+// the profilers) take their graphs from here. Each builder picks the checkpoint's family: GPT-2's
+// graphs (./split-graphs.ts) or the LLaMA family's (./llama/split-graphs.ts).
+import type { Checkpoint, GraphSource, LlamaConfig, ModelConfig, SplitGraphs } from '@splitwise/core';
+import { buildLayerGraph as buildGpt2LayerGraph, buildLmHeadGraph as buildGpt2LmHeadGraph, buildSplitGraphs as buildGpt2SplitGraphs } from './split-graphs.ts';
+import { buildLlamaLayerGraph, buildLlamaLmHeadGraph, buildLlamaSplitGraphs } from './llama/split-graphs.ts';
 
-export function graphSource(ckpt: Gpt2Checkpoint): GraphSource {
+/** The weightless split graphs of the config's family. */
+export function buildSplitGraphs(config: ModelConfig): SplitGraphs {
+  return config.family === 'llama' ? buildLlamaSplitGraphs(config) : buildGpt2SplitGraphs(config);
+}
+
+/** Layer l as the `block` graph with its weights as initializers. */
+export function buildLayerGraph(ckpt: Checkpoint, l: number): Uint8Array {
+  return ckpt.config.family === 'llama' ? buildLlamaLayerGraph(ckpt as Checkpoint<LlamaConfig>, l) : buildGpt2LayerGraph(ckpt, l);
+}
+
+/** The final norm and LM head with its weights as initializers: x [1, E] -> logits [1, vocab]. */
+export function buildLmHeadGraph(ckpt: Checkpoint): Uint8Array {
+  return ckpt.config.family === 'llama' ? buildLlamaLmHeadGraph(ckpt as Checkpoint<LlamaConfig>) : buildGpt2LmHeadGraph(ckpt);
+}
+
+export function graphSource(ckpt: Checkpoint): GraphSource {
   return {
     graphs: buildSplitGraphs(ckpt.config),
     layerGraph: (l) => buildLayerGraph(ckpt, l),

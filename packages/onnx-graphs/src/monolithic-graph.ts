@@ -2,14 +2,16 @@
 // layouts: the reference the split engine is checked against. Built the way transformers' ONNX
 // export computes GPT-2 (split q|k|v, reshape to heads), independently of the split graphs'
 // head-major subsets, so agreement between the two means something.
-import { MONOLITHIC_IO, attentionScale, headDim, type Gpt2Checkpoint } from '@splitwise/core';
+import { MONOLITHIC_IO, attentionScale, headDim, type Checkpoint, type Gpt2Checkpoint, type LlamaConfig } from '@splitwise/core';
 import { GraphBuilder } from './graph-builder.ts';
 import { activation, causalAttention, dim, layerNorm } from './blocks.ts';
+import { buildLlamaMonolithicGraph } from './llama/monolithic-graph.ts';
 
 /** Protobuf cannot hold a message over 2 GiB; larger models run through the split graphs. */
 export const MONOLITHIC_MAX_BYTES = 2 ** 31 - 2 ** 24;
 
 export function buildMonolithicGraph(ckpt: Gpt2Checkpoint): Uint8Array {
+  if (ckpt.config.family === 'llama') return buildLlamaMonolithicGraph(ckpt as Checkpoint<LlamaConfig>);
   const c = ckpt.config, E = c.nEmbd, H = c.nHead, hd = headDim(c);
   const weightBytes = [...ckpt.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
   if (weightBytes > MONOLITHIC_MAX_BYTES) {

@@ -1,7 +1,7 @@
 // The weightless graphs of the split engine (see SPLIT_GRAPH_IO in @splitwise/core). They depend
 // only on the config: weights arrive as inputs, so one graph serves every layer and every subset
 // of heads or FFN chunks, and changing the plan never regenerates a graph.
-import { attentionScale, headDim, lmHead, tensor, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs } from '@splitwise/core';
+import { attentionScale, headDim, lmHead, requireFamily, tensor, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs } from '@splitwise/core';
 import { GraphBuilder, type Dim } from './graph-builder.ts';
 import { activation, causalAttention, layerNorm } from './blocks.ts';
 
@@ -118,9 +118,9 @@ const LAYER_WEIGHTS: Record<string, string> = {
  * them per call (onnxruntime-web copies every input). Built once per layer, on first use.
  */
 export function buildLayerGraph(ckpt: Gpt2Checkpoint, l: number): Uint8Array {
-  const b = new GraphBuilder(`layer.${l}`);
-  wholeLayer(b, ckpt.config, (name) => {
-    if (name === 'attn.scale') return b.initializer(name, [1], Float32Array.of(attentionScale(ckpt.config, l)));
+  const b = new GraphBuilder(`layer.${l}`), c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 layer graph');
+  wholeLayer(b, c, (name) => {
+    if (name === 'attn.scale') return b.initializer(name, [1], Float32Array.of(attentionScale(c, l)));
     const t = ckpt.tensors.get(`h.${l}.${LAYER_WEIGHTS[name]}`);
     if (!t) throw new Error(`layer ${l} has no weight for "${name}"`);
     return b.initializer(name, t.shape, t.data);
@@ -130,7 +130,7 @@ export function buildLayerGraph(ckpt: Gpt2Checkpoint, l: number): Uint8Array {
 
 /** Final LayerNorm + LM head with the head as an initializer: logits [1, vocab] of one row. */
 export function buildLmHeadGraph(ckpt: Gpt2Checkpoint): Uint8Array {
-  const c = ckpt.config, E = c.nEmbd, b = new GraphBuilder('lm_head');
+  const c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 LM head graph'), E = c.nEmbd, b = new GraphBuilder('lm_head');
   const x = b.input('x', 'float32', [1, E]);
   const ln = (n: string): string => b.initializer(n, [E], tensor(ckpt, n));
   const h = layerNorm(b, x, ln('ln_f.weight'), ln('ln_f.bias'), c.layerNormEpsilon);

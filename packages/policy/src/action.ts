@@ -47,7 +47,7 @@ interface BlockBytes {
 function blockBytes(graph: ModelGraph): BlockBytes {
   const head = graph.layers[0]!.heads[0]!.cost.weightBytes;
   const chunk = graph.layers[0]!.ffnChunks.map((c) => c.cost.weightBytes);
-  return { head, chunk, attn: head * graph.config.nHead, ffn: chunk.reduce((a, b) => a + b, 0) };
+  return { head, chunk, attn: head * graph.attnUnits, ffn: chunk.reduce((a, b) => a + b, 0) };
 }
 
 /**
@@ -68,7 +68,7 @@ const scratches = new WeakMap<ModelGraph, PlanScratch>();
 function scratchFor(graph: ModelGraph): PlanScratch {
   let s = scratches.get(graph);
   if (!s) {
-    const { nLayer: L, nHead: H, nInner: W } = graph.config;
+    const { nLayer: L, nInner: W } = graph.config, H = graph.attnUnits;
     const bytes = blockBytes(graph);
     s = {
       bytes,
@@ -130,13 +130,13 @@ function blockOrderInto(scores: ArrayLike<number>, offset: number, order: Int32A
 /** Fill the cloud with f of the layers' weight bytes, blocks taken in score order. */
 export function planFromScores(graph: ModelGraph, scores: ArrayLike<number>, fraction: number, offset = 0): PlanCounts {
   const L = graph.config.nLayer;
-  const counts: PlanCounts = { nLayer: L, nHead: graph.config.nHead, nInner: graph.config.nInner, cloudHeads: new Int32Array(L), cloudWidth: new Int32Array(L) };
+  const counts: PlanCounts = { nLayer: L, nHead: graph.attnUnits, nInner: graph.config.nInner, cloudHeads: new Int32Array(L), cloudWidth: new Int32Array(L) };
   return fillPlan(graph, scores, fraction, offset, counts, scratchFor(graph));
 }
 
 /** planFromScores into `counts` (overwritten), with the graph's scratch: allocates nothing. */
 function fillPlan(graph: ModelGraph, scores: ArrayLike<number>, fraction: number, offset: number, counts: PlanCounts, s: PlanScratch): PlanCounts {
-  const L = graph.config.nLayer, H = graph.config.nHead, W = graph.config.nInner;
+  const L = graph.config.nLayer, H = graph.attnUnits, W = graph.config.nInner;
   const b = s.bytes;
   counts.cloudHeads.fill(0);
   counts.cloudWidth.fill(0);

@@ -18,7 +18,7 @@
 // Everything linear in the past context P is kept as (A + B*P), so a request of g tokens is summed in
 // closed form except for the overlapped calls, which take a max per token.
 import type { ModelGraph, PartitionPlan, WirePrecision } from '@splitwise/core';
-import { headDim } from '@splitwise/core';
+import { familyOf, headDim } from '@splitwise/core';
 import { kernelMs, shapeFor, type DeviceProfile, type KernelKind, type RadioModel } from './profile.ts';
 
 export interface NetworkState {
@@ -67,7 +67,7 @@ export function planCounts(graph: ModelGraph, plan: PartitionPlan): PlanCounts {
     cloudHeads[i] = l.cloudHeads.length;
     cloudWidth[i] = l.cloudFfnChunks.reduce((a, k) => a + graph.layers[i]!.ffnChunks[k]!.width, 0);
   });
-  return { nLayer: L, nHead: graph.config.nHead, nInner: graph.config.nInner, cloudHeads, cloudWidth };
+  return { nLayer: L, nHead: graph.attnUnits, nInner: graph.config.nInner, cloudHeads, cloudWidth };
 }
 
 const F32 = 4;
@@ -160,7 +160,7 @@ export class KernelCosts {
   ) {}
 
   /** ms of `kind` over `n` rows, with `heads` heads / `width` hidden units, as a function of P. */
-  of(kind: KernelKind, n: number, heads = this.graph.config.nHead, width = this.graph.config.nInner): Lin {
+  of(kind: KernelKind, n: number, heads = this.graph.attnUnits, width = this.graph.config.nInner): Lin {
     const key = `${kind}:${n}:${heads}:${width}`;
     let v = this.cache.get(key);
     if (!v) {
@@ -189,9 +189,9 @@ export function passModel(counts: PlanCounts, edge: KernelCosts, cloud: KernelCo
     return b % 2 === 0 ? k.of('attn', n, mine) : k.of('ffn', n, H, mine);
   };
   const comb = (k: KernelCosts): Lin => k.of('combine', n);
-  // weights of the cloud's share of a mixed block: per head E x 3hd + 3hd + hd x E, per hidden unit 2E + 1
-  const { nEmbd: Em } = cloud.graph.config, hdm = headDim(cloud.graph.config);
-  const gatherOf = (b: number): number => (b % 2 === 0 ? cloudOf(b) * (4 * Em * hdm + 3 * hdm) : cloudOf(b) * (2 * Em + 1)) * F32;
+  // weights of the cloud's share of a mixed block (the family's unit and chunk weight bytes)
+  const unitBytes = cloud.graph.layers[0]!.heads[0]!.cost.weightBytes;
+  const gatherOf = (b: number): number => (b % 2 === 0 ? cloudOf(b) * unitBytes : ffnBytes(cloud.graph, cloudOf(b)));
   const e = lin();
   const calls: CallModel[] = [];
   let resQ = 0, partQ = 0;
@@ -310,10 +310,10 @@ export const headBytes = (graph: ModelGraph, ctx: number): number => {
   const h = graph.layers[0]!.heads[0]!.cost;
   return h.weightBytes + h.kvBytesPerToken * ctx;
 };
-/** Bytes of `width` hidden units of one layer's FFN (weights and their biases). */
-export const ffnBytes = (graph: ModelGraph, width: number): number => (2 * graph.config.nEmbd * width + width) * F32;
-/** Per-layer bytes every side running a whole layer or a bias needs (LayerNorms, biases): charged to the edge. */
-export const layerFixedBytes = (graph: ModelGraph): number => (4 * graph.config.nEmbd + 2 * graph.config.nEmbd) * F32;
+/** Bytes of `width` hidden units of one layer's FFN (weights and their biases), from the family. */
+export const ffnBytes = (graph: ModelGraph, width: number): number => familyOf(graph.config).ffnChunkCost(graph.config, width).weightBytes;
+/** Per-layer bytes every side running a whole layer or a bias needs (norms, biases): charged to the edge. */
+export const layerFixedBytes = (graph: ModelGraph): number => familyOf(graph.config).layerSharedBytes(graph.config);
 
 export function edgeMemoryBytes(graph: ModelGraph, counts: PlanCounts, ctx: number): number {
   let m = edgeFixedBytes(graph, ctx) + counts.nLayer * layerFixedBytes(graph);

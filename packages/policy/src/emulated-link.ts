@@ -30,6 +30,11 @@ export class EmulatedLink implements CloudLink {
     this.o = { precision: 'fp32', rttMs: 0, upMbps: Infinity, downMbps: Infinity, sleep: true, ...o };
   }
 
+  /** The precision the edge rounds its KV rows to, as over a SocketLink (see core's wireRound). */
+  get precision(): WirePrecision {
+    return this.o.precision;
+  }
+
   /** Rows through the codec: what the far side decodes. */
   private wire(x: Float32Array): { x: Float32Array; bytes: number } {
     const t = encodeRows(x, this.E, this.o.precision);

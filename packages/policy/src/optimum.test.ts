@@ -2,10 +2,12 @@
 // tiny model (2 layers, 4 heads, 4 FFN chunks of unequal width: 2^16 plans x 3 precisions), on
 // every state of a seeded test set.
 import { describe, expect, it } from 'vitest';
-import { PRESETS, WIRE_PRECISIONS, buildModelGraph, type PartitionPlan } from '@splitwise/core';
-import { CostModel, edgeMemoryBytes, planCounts, type EnergyModel } from './cost-model.ts';
+import { PRESETS, WIRE_PRECISIONS, buildModelGraph, gpt2Config, type GPT2Config, type PartitionPlan } from '@splitwise/core';
+import { CostModel, edgeMemoryBytes, planCounts, type EnergyModel, type PlanCounts } from './cost-model.ts';
 import { evaluateObjective, type ObjectiveConfig, type QueueState } from './objective.ts';
-import { countsToPlan, exactOptimum, ffnOptions } from './optimum.ts';
+import { cloudOnlyCounts, countsToPlan, edgeOnlyCounts, exactOptimum, ffnOptions } from './optimum.ts';
+import { AdaptiveLayerSplitPlanner } from './planners.ts';
+import type { DecisionState } from './features.ts';
 import { Rng } from './rng.ts';
 import { loadAccuracy, loadProfile } from './node/files.ts';
 import { LTE_RADIO, WIFI_RADIO } from './devices.ts';
@@ -74,8 +76,7 @@ describe('exact optimum', () => {
         const J = evaluateObjective(model, c, req, net, energy, o, s).J;
         if (J < bruteJ) bruteJ = J;
       }
-      const opt = exactOptimum(model, req, net, energy, o, s, memory, { maxUnits: 1e6 });
-      expect(opt.exactMemory).toBe(true);
+      const opt = exactOptimum(model, req, net, energy, o, s, memory);
       expect(opt.feasible).toBe(true);
       // the DP's own value, and its plan re-evaluated by the cost model, both equal the brute-force minimum
       expect(opt.J).toBeCloseTo(bruteJ, 9);
@@ -114,4 +115,95 @@ describe('exact optimum', () => {
     expect(plan.layers[0]).toEqual({ cloudHeads: [0, 1], cloudFfnChunks: [0, 2] });
     expect(planCounts(graph, plan)).toEqual(counts);
   });
+
+  // A random state: request, network, radio, objective weights and queues.
+  function randomState(rng: Rng, o0?: Partial<ObjectiveConfig>) {
+    const req = { prompt: rng.int(1, 40), gen: rng.int(1, 12) };
+    const net = { rttMs: rng.logUniform(0.2, 120), upMbps: rng.logUniform(0.1, 300), downMbps: rng.logUniform(0.1, 300) };
+    const energy: EnergyModel = { activeW: 11.6, idleW: 3.3, radio: rng.next() < 0.5 ? LTE_RADIO : WIFI_RADIO };
+    const o: ObjectiveConfig = { V: rng.logUniform(0.1, 10), wEnergy: rng.uniform(0, 2), wAccuracy: rng.uniform(0, 2), energyBudgetJ: rng.logUniform(0.01, 5), accuracyBudget: 1e-3, ...o0 };
+    const s: QueueState = { Q: rng.int(1, 30), Ze: rng.uniform(0, 20), Za: rng.uniform(0, 20), lambdaPerS: rng.logUniform(0.01, 5), battery: rng.next() };
+    return { req, net, energy, o, s };
+  }
+
+  // a 4-layer shape with 2 heads and 2 equal FFN chunks: 9 options per layer, 9^4 plans x 3 precisions
+  const small: GPT2Config = gpt2Config({ ...PRESETS.tiny, nLayer: 4, nHead: 2, nEmbd: 32, nInner: 64, nPositions: 128 });
+  const smallModel = new CostModel(buildModelGraph(small), edge, cloud, model.accuracy);
+
+  function allCounts(m: CostModel): PlanCounts[] {
+    const { nLayer: L, nHead: H } = m.graph.config, widths = ffnOptions(m.graph).map((f) => f.width);
+    const out: PlanCounts[] = [];
+    const perLayer = (H + 1) * widths.length;
+    for (let code = 0; code < perLayer ** L; code++) {
+      const c = edgeOnlyCounts(m.graph);
+      let x = code;
+      for (let l = 0; l < L; l++) {
+        const v = x % perLayer;
+        x = Math.floor(x / perLayer);
+        c.cloudHeads[l] = v % (H + 1);
+        c.cloudWidth[l] = widths[Math.floor(v / (H + 1))]!;
+      }
+      out.push(c);
+    }
+    return out;
+  }
+
+  it('equals brute force when memory binds (4-layer and tiny shapes, budgets between cloud-only and edge-only)', () => {
+    const rng = new Rng(20261202);
+    let bound = 0, states = 0;
+    for (const [m, n] of [
+      [smallModel, 24],
+      [model, 4],
+    ] as const) {
+      const g = m.graph;
+      // brute force over counts (heads of a layer cost the same, so counts are all that matter)
+      const counts = m === smallModel ? allCounts(m) : allPlans().map((p) => planCounts(g, p));
+      const compiled = WIRE_PRECISIONS.flatMap((p) => counts.map((c) => ({ c, cp: m.compile(c, p) })));
+      for (let i = 0; i < n; i++) {
+        const { req, net, energy, o, s } = randomState(rng);
+        const ctx = req.prompt + req.gen;
+        const lo = edgeMemoryBytes(g, cloudOnlyCounts(g), ctx), hi = edgeMemoryBytes(g, edgeOnlyCounts(g), ctx);
+        const memory = lo + rng.uniform(0.02, 0.98) * (hi - lo);
+        let bruteJ = Infinity;
+        for (const { c, cp } of compiled) {
+          if (edgeMemoryBytes(g, c, ctx) > memory) continue;
+          const J = evaluateObjective(m, cp, req, net, energy, o, s).J;
+          if (J < bruteJ) bruteJ = J;
+        }
+        const opt = exactOptimum(m, req, net, energy, o, s, memory);
+        expect(opt.feasible).toBe(true);
+        expect(edgeMemoryBytes(g, opt.counts, ctx)).toBeLessThanOrEqual(memory);
+        expect(opt.J).toBeCloseTo(bruteJ, 9);
+        expect(evaluateObjective(m, m.compile(opt.counts, opt.precision), req, net, energy, o, s).J).toBeCloseTo(bruteJ, 9);
+        if (opt.memoryBound) bound++;
+        states++;
+      }
+    }
+    // most of these states must really exercise the memory-exact DP
+    expect(bound).toBeGreaterThan(states / 2);
+  }, 300_000);
+
+  it('is never worse than the adaptive layer split (a subset of its space), memory binding or not', () => {
+    const rng = new Rng(7);
+    const adaptive = new AdaptiveLayerSplitPlanner();
+    const shapes = [smallModel, model, new CostModel(buildModelGraph({ ...PRESETS.tiny, nLayer: 6, nHead: 3, nEmbd: 48, nInner: 100 }), edge, cloud, model.accuracy)];
+    let bound = 0, n = 0;
+    for (let i = 0; i < 300; i++) {
+      const m = shapes[i % shapes.length]!, g = m.graph;
+      const { req, net, energy, o, s } = randomState(rng);
+      const ctx = req.prompt + req.gen;
+      const lo = edgeMemoryBytes(g, cloudOnlyCounts(g), ctx), hi = edgeMemoryBytes(g, edgeOnlyCounts(g), ctx);
+      // two thirds binding (between cloud-only and edge-only), a third with room to spare
+      const memory = i % 3 === 2 ? hi * 1.5 : lo + rng.uniform(0, 1) * (hi - lo);
+      const st: DecisionState = { net, netHistory: [], Q: s.Q, lambdaPerS: s.lambdaPerS, Ze: s.Ze, Za: s.Za, request: req, memoryFreeBytes: memory, battery: s.battery, radio: energy.radio === LTE_RADIO ? 'lte' : 'wifi' };
+      const d = adaptive.decide(st, { model: m, energy, objective: o });
+      const aJ = evaluateObjective(m, m.compile(d.plan, d.precision), req, net, energy, o, s).J;
+      const opt = exactOptimum(m, req, net, energy, o, s, memory);
+      expect(opt.J).toBeLessThanOrEqual(aJ * (1 + 1e-9) + 1e-12);
+      if (opt.memoryBound) bound++;
+      n++;
+    }
+    expect(n).toBe(300);
+    expect(bound).toBeGreaterThan(50);
+  }, 300_000);
 });

@@ -12,9 +12,12 @@
 //   S2 open        a cloud call is open (it ran at least one cloud-only block)
 //   S3 cloudAttn   a call is open and this layer's attention ran there whole, not yet charged (a
 //                  cloud FFN next makes it one cloud layer call)
-// plus the edge memory used so far (weights and KV of the sub-blocks the edge keeps), in units
-// that divide every sub-block's bytes when the budget allows (exact), otherwise rounded up (every
-// plan found still fits). The radio's high-power floor (beta x latency) and the LTE tail apply only
+// When the memory-free optimum does not fit the edge's free memory, the DP also carries the edge
+// memory used so far (weights and KV of the sub-blocks the edge keeps), exactly, in bytes: each DP
+// state holds the Pareto frontier of (memory, J) over the partial plans that reach it, pruned by
+// dominance, by the budget, and by a bound (J so far + memory-free cost-to-go > a fitting layer
+// split's J). Nothing is rounded, so no plan that fits is lost (an earlier version rounded memory
+// into at most 1500 units and could miss fitting plans). The radio's high-power floor (beta x latency) and the LTE tail apply only
 // when the cloud is used, so the all-edge plan is evaluated on its own and compared.
 import type { ModelGraph, PartitionPlan, WirePrecision } from '@splitwise/core';
 import { WIRE_PRECISIONS } from '@splitwise/core';
@@ -35,8 +38,6 @@ import { evaluateObjective, objectiveCoefficients, type ObjectiveConfig, type Qu
 
 export interface OptimumOptions {
   precisions?: readonly WirePrecision[];
-  /** Most memory units the DP tracks (above this the unit grows and sizes are rounded up). @defaultValue 1500 */
-  maxUnits?: number;
 }
 
 export interface OptimumResult {
@@ -45,18 +46,12 @@ export interface OptimumResult {
   plan: PartitionPlan;
   precision: WirePrecision;
   J: number;
-  /** Bytes per memory unit used, and whether the memory accounting was exact. */
-  unitBytes: number;
-  exactMemory: boolean;
+  /** Whether the memory-free optimum did not fit and the memory-exact DP ran (for some precision). */
+  memoryBound: boolean;
+  /** The most Pareto entries the memory-exact DP kept after any block (0 when it did not run). */
+  frontierPeak: number;
   feasible: boolean;
 }
-
-const gcd = (a: number, b: number): number => {
-  a = Math.abs(Math.round(a));
-  b = Math.abs(Math.round(b));
-  while (b) [a, b] = [b, a % b];
-  return a;
-};
 
 /** FFN options of a layer: each distinct cloud width with one chunk subset that gives it. */
 export function ffnOptions(graph: ModelGraph): Array<{ width: number; chunks: number[] }> {
@@ -79,7 +74,7 @@ export function ffnOptions(graph: ModelGraph): Array<{ width: number; chunks: nu
 export function countsToPlan(graph: ModelGraph, counts: PlanCounts): PartitionPlan {
   const opts = ffnOptions(graph);
   return {
-    nHead: graph.config.nHead,
+    nHead: graph.attnUnits,
     ffnChunks: graph.ffnChunks,
     layers: Array.from({ length: counts.nLayer }, (_, l) => {
       const w = counts.cloudWidth[l]!;
@@ -92,7 +87,7 @@ export function countsToPlan(graph: ModelGraph, counts: PlanCounts): PartitionPl
 
 export const edgeOnlyCounts = (graph: ModelGraph): PlanCounts => ({
   nLayer: graph.config.nLayer,
-  nHead: graph.config.nHead,
+  nHead: graph.attnUnits,
   nInner: graph.config.nInner,
   cloudHeads: new Int32Array(graph.config.nLayer),
   cloudWidth: new Int32Array(graph.config.nLayer),
@@ -100,7 +95,7 @@ export const edgeOnlyCounts = (graph: ModelGraph): PlanCounts => ({
 
 export const cloudOnlyCounts = (graph: ModelGraph): PlanCounts => ({
   ...edgeOnlyCounts(graph),
-  cloudHeads: new Int32Array(graph.config.nLayer).fill(graph.config.nHead),
+  cloudHeads: new Int32Array(graph.config.nLayer).fill(graph.attnUnits),
   cloudWidth: new Int32Array(graph.config.nLayer).fill(graph.config.nInner),
 });
 
@@ -130,7 +125,7 @@ export function exactOptimum(
   memoryBytes: number,
   opts: OptimumOptions = {},
 ): OptimumResult {
-  const graph = model.graph, c = graph.config, L = c.nLayer, H = c.nHead, W = c.nInner;
+  const graph = model.graph, c = graph.config, L = c.nLayer, H = graph.attnUnits, W = c.nInner;
   const ctx = req.prompt + req.gen;
   const fixed = edgeFixedBytes(graph, ctx) + L * layerFixedBytes(graph);
   const g = req.gen, n0 = req.prompt;
@@ -213,124 +208,173 @@ export function exactOptimum(
     };
   }
 
-  // memory units
-  const budget = memoryBytes - fixed;
-  const allMem = [headBytes(graph, ctx), ...fOpts.map((f) => ffnBytes(graph, W - f.width)).filter((m) => m > 0)];
-  const unitExact = allMem.reduce((a, m) => gcd(a, m), 0) || 1;
-  const maxUnits = opts.maxUnits ?? 1500;
+  // The DP's step costs: from state `st`, placing option `op` of an attention (or FFN) block, the
+  // state after and what the step adds to J. Attention blocks start in S0 or S2 only.
+  type Tables = ReturnType<typeof optionTables>;
+  const step = (t: Tables, isAttn: boolean, st: number, op: Opt): [number, number] => {
+    if (isAttn) {
+      if (st === 0) return op.owner === 'edge' ? [1, 0] : op.owner === 'cloud' ? [3, t.callOpen] : [0, op.alone];
+      return op.owner === 'edge' ? [1, t.close] : op.owner === 'cloud' ? [3, t.downRow] : [0, op.last];
+    }
+    // an FFN block: resolve what is pending, then place it
+    let pend = 0, from = st;
+    if (st === 1) {
+      if (op.owner === 'edge') return [0, t.edgeLayer];
+      pend = t.edgeAttnFull;
+      from = 0;
+    } else if (st === 3) {
+      if (op.owner === 'cloud') return [2, t.cloudLayer];
+      pend = t.cloudAttnFull;
+      from = 2;
+    }
+    if (from === 0) return op.owner === 'edge' ? [0, pend + op.edgeFull] : op.owner === 'cloud' ? [2, pend + t.callOpen + op.cloudFull] : [0, pend + op.alone];
+    return op.owner === 'edge' ? [0, pend + t.close + op.edgeFull] : op.owner === 'cloud' ? [2, pend + op.cloudFull] : [0, pend + op.last];
+  };
+  const S = 4;
+  const endCost = (t: Tables, st: number): number => (st === 0 ? 0 : st === 2 ? t.close : Infinity);
 
+  /** Least J from each state before block b to the end, memory ignored (a lower bound for pruning). */
+  function costToGo(t: Tables): Float64Array[] {
+    const h = Array.from({ length: 2 * L + 1 }, () => new Float64Array(S).fill(Infinity));
+    for (let st = 0; st < S; st++) h[2 * L]![st] = endCost(t, st);
+    for (let b = 2 * L - 1; b >= 0; b--) {
+      const isAttn = b % 2 === 0, options = isAttn ? t.attn : t.ffn;
+      for (let st = 0; st < S; st++) {
+        if (isAttn && (st === 1 || st === 3)) continue;
+        let best = Infinity;
+        for (const op of options) {
+          const [to, c] = step(t, isAttn, st, op);
+          best = Math.min(best, c + h[b + 1]![to]!);
+        }
+        h[b]![st] = best;
+      }
+    }
+    return h;
+  }
+
+  const budget = memoryBytes - fixed;
+  const hb = headBytes(graph, ctx), layerBytes = H * hb + ffnBytes(graph, W);
+  let frontierPeak = 0;
+
+  /**
+   * Exact DP with memory: per block and state, the Pareto frontier of (edge bytes so far, J so far)
+   * over partial plans; an entry is dropped only when another in the same state holds no more
+   * memory for no more J (it can then finish every way the dropped one can, as cheaply), when it
+   * exceeds the budget, or when its J plus the memory-free cost-to-go exceeds a plan already known
+   * to fit (the best fitting layer split). None of the three can drop the optimum, so the result
+   * is exact; memory is summed in bytes, never rounded.
+   */
   function solve(p: WirePrecision, useMemory: boolean): { J: number; counts: PlanCounts } | undefined {
     const t = optionTables(p);
-    let unit = 1, U = 0;
+    if (useMemory && budget < 0) return undefined;
+    const h = costToGo(t);
+    // an upper bound: the best layer split (k edge layers, the rest on the cloud) that fits
+    let ub = Infinity;
     if (useMemory) {
-      if (budget < 0) return undefined;
-      unit = Math.max(unitExact, Math.ceil(budget / maxUnits));
-      U = Math.floor(budget / unit);
-    }
-    const du = (mem: number): number => (useMemory ? Math.ceil(mem / unit - 1e-9) : 0);
-    const S = 4, size = U + 1;
-    let cur = new Float64Array(S * size).fill(Infinity);
-    cur[0] = 0; // S0, memory 0
-    const back: Int32Array[] = [];
-    for (let b = 0; b < 2 * L; b++) {
-      const isAttn = b % 2 === 0;
-      const next = new Float64Array(S * size).fill(Infinity);
-      const bp = new Int32Array(S * size).fill(-1);
-      const options = isAttn ? t.attn : t.ffn;
-      const relax = (from: number, m: number, base: number, oi: number, to: number, cost: number, dm: number): void => {
-        const m2 = m + dm;
-        if (m2 > U) return;
-        const v = base + cost, idx = to * size + m2;
-        if (v < next[idx]!) {
-          next[idx] = v;
-          bp[idx] = (from << 16) | oi;
+      const edgeA = t.attn[0]!, cloudA = t.attn[H]!, edgeF = t.ffn[0]!, cloudF = t.ffn[t.ffn.length - 1]!;
+      for (let k = 0; k < L; k++) {
+        if (k * layerBytes > budget) break;
+        // walk the layer split's path through the DP's own steps
+        let st = 0, J = 0;
+        for (let l = 0; l < L; l++) {
+          for (const [isAttn, op] of [
+            [true, l < k ? edgeA : cloudA],
+            [false, l < k ? edgeF : cloudF],
+          ] as const) {
+            const [to, c] = step(t, isAttn, st, op);
+            st = to;
+            J += c;
+          }
         }
-      };
-      for (let st = 0; st < S; st++) {
-        for (let m = 0; m <= U; m++) {
-          const base = cur[st * size + m]!;
-          if (base === Infinity) continue;
-          for (let oi = 0; oi < options.length; oi++) {
-            const op = options[oi]!, dm = du(op.mem);
-            if (isAttn) {
-              // st is S0 or S2 at an attention block
-              if (st === 0) {
-                if (op.owner === 'edge') relax(st, m, base, oi, 1, 0, dm);
-                else if (op.owner === 'cloud') relax(st, m, base, oi, 3, t.callOpen, dm);
-                else relax(st, m, base, oi, 0, op.alone, dm);
-              } else if (st === 2) {
-                if (op.owner === 'edge') relax(st, m, base, oi, 1, t.close, dm);
-                else if (op.owner === 'cloud') relax(st, m, base, oi, 3, t.downRow, dm);
-                else relax(st, m, base, oi, 0, op.last, dm);
-              }
-            } else {
-              // an FFN block: resolve what is pending, then place it
-              let pend = 0, from: 0 | 2 = 0;
-              if (st === 1) {
-                if (op.owner === 'edge') {
-                  relax(st, m, base, oi, 0, t.edgeLayer, dm);
-                  continue;
-                }
-                pend = t.edgeAttnFull;
-                from = 0;
-              } else if (st === 3) {
-                if (op.owner === 'cloud') {
-                  relax(st, m, base, oi, 2, t.cloudLayer, dm);
-                  continue;
-                }
-                pend = t.cloudAttnFull;
-                from = 2;
-              } else from = st as 0 | 2;
-              if (from === 0) {
-                if (op.owner === 'edge') relax(st, m, base, oi, 0, pend + op.edgeFull, dm);
-                else if (op.owner === 'cloud') relax(st, m, base, oi, 2, pend + t.callOpen + op.cloudFull, dm);
-                else relax(st, m, base, oi, 0, pend + op.alone, dm);
-              } else {
-                if (op.owner === 'edge') relax(st, m, base, oi, 0, pend + t.close + op.edgeFull, dm);
-                else if (op.owner === 'cloud') relax(st, m, base, oi, 2, pend + op.cloudFull, dm);
-                else relax(st, m, base, oi, 0, pend + op.last, dm);
-              }
-            }
+        ub = Math.min(ub, J + endCost(t, st));
+      }
+    } else ub = Math.min(h[0]![0]!, Infinity);
+    const slack = (x: number): number => x + 1e-9 * Math.abs(x) + 1e-12;
+    // flat entries per block: state, memory, J, parent entry, option index
+    interface Layer {
+      st: Int8Array;
+      mem: Float64Array;
+      cost: Float64Array;
+      parent: Int32Array;
+      opt: Int16Array;
+    }
+    let prev: Layer = { st: Int8Array.of(0), mem: Float64Array.of(0), cost: Float64Array.of(0), parent: Int32Array.of(-1), opt: Int16Array.of(-1) };
+    const layers: Layer[] = [];
+    for (let b = 0; b < 2 * L; b++) {
+      const isAttn = b % 2 === 0, options = isAttn ? t.attn : t.ffn, hn = h[b + 1]!;
+      const cand: Array<{ mem: number[]; cost: number[]; parent: number[]; opt: number[] }> = Array.from({ length: S }, () => ({ mem: [], cost: [], parent: [], opt: [] }));
+      for (let e = 0; e < prev.st.length; e++) {
+        const st = prev.st[e]!, m = prev.mem[e]!, base = prev.cost[e]!;
+        for (let oi = 0; oi < options.length; oi++) {
+          const op = options[oi]!;
+          const m2 = useMemory ? m + op.mem : 0;
+          if (m2 > budget) continue;
+          const [to, c] = step(t, isAttn, st, op);
+          const v = base + c;
+          if (v + hn[to]! > slack(ub)) continue;
+          const cs = cand[to]!;
+          cs.mem.push(m2);
+          cs.cost.push(v);
+          cs.parent.push(e);
+          cs.opt.push(oi);
+        }
+      }
+      // keep each state's Pareto frontier: by memory ascending, J strictly decreasing
+      const keep: Array<[number, number]> = [];
+      for (let to = 0; to < S; to++) {
+        const cs = cand[to]!, n = cs.mem.length;
+        if (n === 0) continue;
+        const idx = Array.from({ length: n }, (_, i) => i).sort((a, x) => cs.mem[a]! - cs.mem[x]! || cs.cost[a]! - cs.cost[x]!);
+        let bestCost = Infinity;
+        for (const i of idx) {
+          if (cs.cost[i]! < bestCost) {
+            bestCost = cs.cost[i]!;
+            keep.push([to, i]);
           }
         }
       }
-      back.push(bp);
-      cur = next;
+      const n = keep.length;
+      const next: Layer = { st: new Int8Array(n), mem: new Float64Array(n), cost: new Float64Array(n), parent: new Int32Array(n), opt: new Int16Array(n) };
+      keep.forEach(([to, i], k) => {
+        const cs = cand[to]!;
+        next.st[k] = to;
+        next.mem[k] = cs.mem[i]!;
+        next.cost[k] = cs.cost[i]!;
+        next.parent[k] = cs.parent[i]!;
+        next.opt[k] = cs.opt[i]!;
+      });
+      frontierPeak = Math.max(frontierPeak, n);
+      layers.push(next);
+      prev = next;
+      if (n === 0) return undefined;
     }
     // end: S0 as is, S2 closes its call
-    let best = Infinity, bs = -1, bm = -1;
-    for (const st of [0, 2]) {
-      for (let m = 0; m <= U; m++) {
-        const v = cur[st * size + m]! + (st === 2 ? t.close : 0);
-        if (v < best) [best, bs, bm] = [v, st, m];
-      }
+    let best = Infinity, be = -1;
+    for (let e = 0; e < prev.st.length; e++) {
+      const v = prev.cost[e]! + endCost(t, prev.st[e]!);
+      if (v < best) [best, be] = [v, e];
     }
-    if (bs < 0) return undefined;
+    if (be < 0) return undefined;
     const counts = edgeOnlyCounts(graph);
-    let st = bs, m = bm;
-    for (let b = 2 * L - 1; b >= 0; b--) {
-      const v = back[b]![st * size + m]!;
-      const from = v >> 16, oi = v & 0xffff;
-      const op = (b % 2 === 0 ? t.attn : t.ffn)[oi]!;
+    for (let b = 2 * L - 1, e = be; b >= 0; b--) {
+      const ly = layers[b]!, op = (b % 2 === 0 ? t.attn : t.ffn)[ly.opt[e]!]!;
       if (b % 2 === 0) counts.cloudHeads[b >> 1] = op.cloud;
       else counts.cloudWidth[b >> 1] = op.cloud;
-      m -= du(op.mem);
-      st = from;
+      e = ly.parent[e]!;
     }
     return { J: best + t.constJ, counts };
   }
 
   const precisions = opts.precisions ?? WIRE_PRECISIONS;
   let best: { J: number; counts: PlanCounts; precision: WirePrecision } | undefined;
-  let exactMemory = true, unitBytes = 1;
+  let memoryBound = false;
   const tail = expectedTailJ(energy.radio, s.Q > 1, s.lambdaPerS) * cE;
   for (const p of precisions) {
     // unconstrained first: if it fits, it is the optimum
     let r = solve(p, false);
     if (r && edgeMemoryBytes(graph, r.counts, ctx) > memoryBytes) {
       r = solve(p, true);
-      unitBytes = Math.max(unitExact, Math.ceil(Math.max(0, budget) / maxUnits));
-      exactMemory = unitBytes === unitExact;
+      memoryBound = true;
     }
     if (!r) continue;
     const usesCloud = r.counts.cloudHeads.some((x) => x > 0) || r.counts.cloudWidth.some((x) => x > 0);
@@ -351,5 +395,5 @@ export function exactOptimum(
     }
   }
   if (!best) throw new Error('no wire precision to choose from');
-  return { counts: best.counts, plan: countsToPlan(graph, best.counts), precision: best.precision, J: best.J, unitBytes, exactMemory, feasible };
+  return { counts: best.counts, plan: countsToPlan(graph, best.counts), precision: best.precision, J: best.J, memoryBound, frontierPeak, feasible };
 }

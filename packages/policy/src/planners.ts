@@ -1,12 +1,19 @@
 // Every way of choosing a plan, behind one interface: the trained policy and the baselines.
-//   edge-only            all on the edge (when it does not fit: the most leading layers that fit)
-//   cloud-only           all on the cloud, fp32 (the classic offload)
-//   static layer split   Neurosurgeon-style: one cut k (first k layers on the edge), fp32, chosen once
-//                        for the average network and request to minimise latency
-//   adaptive layer split the cut and the precision re-chosen at every decision, minimising the same
-//                        drift-plus-penalty objective J as the optimum, at the measured network
-//   exact optimum        J minimised over the full head/chunk space (optimum.ts)
-//   policy               the trained hierarchical policy (greedy)
+//   edge-only             all on the edge (when it does not fit: the most leading layers that fit,
+//                         the rest on the cloud at the wire precision with the least J)
+//   cloud-only            all on the cloud (the edge keeps embeddings and LM head and ships the
+//                         partition checkpoint), at the wire precision with the least J per decision
+//   static layer split    one cut k (first k layers on the edge) AND one wire precision, chosen once
+//                         per scenario family by simulating every (k, precision) on that family's
+//                         training episodes and keeping the least mean end-to-end latency, or the
+//                         best mean objective (StaticLayerSplitPlanner.fit / pick); never re-chosen,
+//                         never looks at the test set
+//   Lyapunov DPP (layer)  the textbook drift-plus-penalty rule with no learning: at every decision,
+//                         the cut and precision minimising V*penalty + Q*lambda*service + Z_e*energy
+//                         + Z_a*accuracy (objective.ts J) at the measured network, over layer cuts x
+//                         precisions. It is the "adaptive layer split" of earlier versions: same rule.
+//   Lyapunov DPP (exact)  the same rule over the full head/chunk space (optimum.ts)
+//   policy                the trained hierarchical policy (greedy)
 import type { WirePrecision } from '@splitwise/core';
 import { WIRE_PRECISIONS } from '@splitwise/core';
 import { decodeAction, type PolicyAction, type PolicyOutputs } from './action.ts';
@@ -35,7 +42,7 @@ export const queueStateOf = (s: DecisionState): QueueState => ({ Q: s.Q, Ze: s.Z
 
 /** First k layers on the edge, the rest on the cloud. */
 export function layerSplitCounts(model: CostModel, k: number): PlanCounts {
-  const c = edgeOnlyCounts(model.graph), { nLayer: L, nHead: H, nInner: W } = model.graph.config;
+  const c = edgeOnlyCounts(model.graph), { nLayer: L, nInner: W } = model.graph.config, H = model.graph.attnUnits;
   for (let l = k; l < L; l++) {
     c.cloudHeads[l] = H;
     c.cloudWidth[l] = W;
@@ -52,27 +59,104 @@ function fittingCut(model: CostModel, kMax: number, s: DecisionState): number {
   return 0;
 }
 
+/** The wire precision with the least J for a plan at this decision (fp32 when nothing crosses the wire). */
+export function bestPrecision(plan: PlanCounts, s: DecisionState, { model, energy, objective }: PlanContext): { precision: WirePrecision; J: number } {
+  const q = queueStateOf(s);
+  const usesCloud = plan.cloudHeads.some((x) => x > 0) || plan.cloudWidth.some((x) => x > 0);
+  let best: { precision: WirePrecision; J: number } = { precision: 'fp32', J: Infinity };
+  for (const p of usesCloud ? WIRE_PRECISIONS : (['fp32'] as const)) {
+    const J = evaluateObjective(model, model.compile(plan, p), s.request, s.net, energy, objective, q).J;
+    if (J < best.J) best = { precision: p, J };
+  }
+  return best;
+}
+
 export class EdgeOnlyPlanner implements Planner {
   readonly name = 'edge-only';
-  decide(s: DecisionState, { model }: PlanContext): Decision {
-    return { plan: layerSplitCounts(model, fittingCut(model, model.graph.config.nLayer, s)), precision: 'fp32' };
+  decide(s: DecisionState, ctx: PlanContext): Decision {
+    const plan = layerSplitCounts(ctx.model, fittingCut(ctx.model, ctx.model.graph.config.nLayer, s));
+    return { plan, precision: bestPrecision(plan, s, ctx).precision };
   }
 }
 
+/** Cloud-only (checkpointed): `precision` fixes the wire precision; 'best' picks the least J per decision. */
 export class CloudOnlyPlanner implements Planner {
-  readonly name = 'cloud-only';
-  decide(_s: DecisionState, { model }: PlanContext): Decision {
-    return { plan: layerSplitCounts(model, 0), precision: 'fp32' };
+  readonly name: string;
+  constructor(readonly precision: WirePrecision | 'best' = 'best') {
+    this.name = precision === 'best' ? 'cloud-only' : `cloud-only (${precision})`;
+  }
+  decide(s: DecisionState, ctx: PlanContext): Decision {
+    const plan = layerSplitCounts(ctx.model, 0);
+    return { plan, precision: this.precision === 'best' ? bestPrecision(plan, s, ctx).precision : this.precision };
   }
 }
+
+/** What StaticLayerSplitPlanner.fit measured for one candidate on the training episodes. */
+export interface StaticCandidate {
+  k: number;
+  precision: WirePrecision;
+  meanLatencyS: number;
+  meanServiceS: number;
+  /** Mean reward -(drift + V penalty): the objective, budgets included through the virtual queues. */
+  meanReward: number;
+}
+
+/** Which mean over the training episodes a static split is fitted by. */
+export type StaticCriterion = 'latency' | 'objective';
 
 export class StaticLayerSplitPlanner implements Planner {
   readonly name: string;
-  constructor(readonly k: number) {
-    this.name = `static layer split (k=${k})`;
+  /** Every candidate tried by fit(), best first by the criterion (empty when constructed directly). */
+  candidates: StaticCandidate[] = [];
+  constructor(
+    readonly k: number,
+    readonly precision: WirePrecision = 'fp32',
+    readonly criterion?: StaticCriterion,
+  ) {
+    this.name = `static split (k=${k}, ${precision}${criterion ? `, by ${criterion}` : ''})`;
   }
 
-  /** Neurosurgeon: the cut with the least latency for the average request over the average network. */
+  /**
+   * Every cut k = 0..L and every wire precision (only fp32 for k = L, where nothing crosses), each
+   * run through `simulate` (a family's training episodes). `cuts` may thin the cuts (0 and L are
+   * always tried).
+   */
+  static async candidatesOf(
+    model: CostModel,
+    simulate: (p: Planner) => Promise<{ meanLatencyS: number; meanServiceS: number; meanReward: number }>,
+    cuts?: readonly number[],
+  ): Promise<StaticCandidate[]> {
+    const L = model.graph.config.nLayer;
+    const ks = [...new Set([0, L, ...(cuts ?? Array.from({ length: L + 1 }, (_, k) => k))])].sort((a, b) => a - b);
+    const out: StaticCandidate[] = [];
+    for (const k of ks) {
+      for (const p of k === L ? (['fp32'] as const) : WIRE_PRECISIONS) {
+        const r = await simulate(new StaticLayerSplitPlanner(k, p));
+        out.push({ k, precision: p, meanLatencyS: r.meanLatencyS, meanServiceS: r.meanServiceS, meanReward: r.meanReward });
+      }
+    }
+    return out;
+  }
+
+  /** The candidate with the least mean latency, or the greatest mean reward (the objective). */
+  static pick(candidates: readonly StaticCandidate[], criterion: StaticCriterion): StaticLayerSplitPlanner {
+    const sorted = [...candidates].sort((a, b) => (criterion === 'latency' ? a.meanLatencyS - b.meanLatencyS : b.meanReward - a.meanReward));
+    const best = new StaticLayerSplitPlanner(sorted[0]!.k, sorted[0]!.precision, criterion);
+    best.candidates = sorted;
+    return best;
+  }
+
+  /** The static split a careful reviewer would pick: every (k, precision) simulated, the least mean latency kept. */
+  static async fit(
+    model: CostModel,
+    simulate: (p: Planner) => Promise<{ meanLatencyS: number; meanServiceS: number; meanReward: number }>,
+    criterion: StaticCriterion = 'latency',
+    cuts?: readonly number[],
+  ): Promise<StaticLayerSplitPlanner> {
+    return StaticLayerSplitPlanner.pick(await StaticLayerSplitPlanner.candidatesOf(model, simulate, cuts), criterion);
+  }
+
+  /** Neurosurgeon's rule (kept for comparison): least latency for one average request and network, fp32. */
   static choose(model: CostModel, net: NetworkState, req: RequestShape): StaticLayerSplitPlanner {
     let best = 0, bestMs = Infinity;
     for (let k = 0; k <= model.graph.config.nLayer; k++) {
@@ -83,10 +167,16 @@ export class StaticLayerSplitPlanner implements Planner {
   }
 
   decide(s: DecisionState, { model }: PlanContext): Decision {
-    return { plan: layerSplitCounts(model, fittingCut(model, this.k, s)), precision: 'fp32' };
+    // fewer leading layers when the episode's free memory is short (the cut is all that adapts)
+    return { plan: layerSplitCounts(model, fittingCut(model, this.k, s)), precision: this.precision };
   }
 }
 
+/**
+ * Lyapunov drift-plus-penalty over layer cuts x wire precisions: at every decision, the (k, p) with
+ * the least J (objective.ts) at the measured network and queues. No learning. Its name stays
+ * "adaptive layer split" (the policy was cloned from it; the name is in the training logs).
+ */
 export class AdaptiveLayerSplitPlanner implements Planner {
   readonly name = 'adaptive layer split';
   decide(s: DecisionState, { model, energy, objective }: PlanContext): Decision {
@@ -104,11 +194,11 @@ export class AdaptiveLayerSplitPlanner implements Planner {
   }
 }
 
+/** Lyapunov drift-plus-penalty over the full head/chunk space: the exact per-decision optimum of J. */
 export class OptimumPlanner implements Planner {
   readonly name = 'exact optimum (DP)';
-  constructor(readonly maxUnits = 1500) {}
   decide(s: DecisionState, { model, energy, objective }: PlanContext): Decision {
-    const r = exactOptimum(model, s.request, s.net, energy, objective, queueStateOf(s), s.memoryFreeBytes, { maxUnits: this.maxUnits });
+    const r = exactOptimum(model, s.request, s.net, energy, objective, queueStateOf(s), s.memoryFreeBytes);
     return { plan: r.counts, precision: r.precision };
   }
 }

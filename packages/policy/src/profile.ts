@@ -7,11 +7,11 @@
 // and writes, which the runtime copies (Concat) and so costs more per byte than streaming weights)
 //
 // fitted separately for decode (1 new row) and prefill (n > 1 rows), because a single-row call is
-// bound by memory traffic and a many-row call by arithmetic. The features (FLOPs, bytes) are
-// computed here from the model dimensions, so one profile serves every GPT-2 shape. The format is
-// runtime-agnostic: a profile measured in a browser (onnxruntime-web) has the same fields.
+// bound by memory traffic and a many-row call by arithmetic. The features (FLOPs, bytes) come from
+// the model family's unit costs (core's arch/), so one profile serves every shape of every family.
+// The format is runtime-agnostic: a profile measured in a browser (onnxruntime-web) has the same fields.
 import { z } from 'zod';
-import { headDim, type GPT2Config } from '@splitwise/core';
+import { familyOf, gpt2Config, llamaConfig, type ModelConfig, type SubBlockCost } from '@splitwise/core';
 
 /** Graph calls the engine makes (see SPLIT_GRAPH_IO in @splitwise/core). */
 export const KERNEL_KINDS = ['attn', 'ffn', 'layer', 'lmHead', 'combine', 'sessionRun'] as const;
@@ -30,10 +30,21 @@ export interface KernelShape {
   n: number;
   /** Positions already in the KV cache. */
   P: number;
-  /** attn: heads in the call; layer: all heads. */
+  /** attn: attention units in the call; layer: all of them. */
   heads: number;
   /** ffn: hidden units in the call; layer: n_inner. */
   width: number;
+  /** The family's attention unit; absent (profiles' samples): a GPT-2 head. */
+  arch?: { family: 'llama'; queryHeadsPerUnit: number; qkvBias: boolean };
+}
+
+/** The family's cost of one attention unit and of `width` hidden units, for a call's dimensions. */
+function unitCosts(s: KernelShape): { attn: SubBlockCost; ffn: SubBlockCost } {
+  const c: ModelConfig = s.arch
+    ? llamaConfig({ nLayer: 1, nEmbd: s.E, headDim: s.hd, nHead: s.arch.queryHeadsPerUnit, nKvHead: 1, nInner: s.width, vocabSize: s.V, qkvBias: s.arch.qkvBias, bosTokenId: 0, eosTokenId: 0 })
+    : gpt2Config({ nLayer: 1, nEmbd: s.E, nHead: s.E / s.hd, nInner: s.width, vocabSize: s.V, bosTokenId: 0, eosTokenId: 0 });
+  const f = familyOf(c);
+  return { attn: f.attnUnitCost(c), ffn: f.ffnChunkCost(c, s.width) };
 }
 
 export interface KernelFeatures {
@@ -43,17 +54,16 @@ export interface KernelFeatures {
 }
 
 function attnFeatures(s: KernelShape): KernelFeatures {
-  const { E, hd, n, P, heads: h } = s, T = P + n;
-  const flops = h * (2 * n * E * 3 * hd + 2 * 2 * n * T * hd + 2 * n * hd * E + 5 * n * T);
-  // q/k/v columns and c_proj rows of the heads; the past KV is read and the present written (Concat)
-  const bytes = h * (4 * E * hd + 3 * hd) * F32 + 2 * n * E * F32;
-  const kv = h * 2 * hd * (P + T) * F32;
-  return { gflop: flops / 1e9, mb: bytes / 1e6, kvMb: kv / 1e6 };
+  const { E, n, P, heads: h } = s, unit = unitCosts(s).attn;
+  // the units' weights and the row in and out; the past KV is read and the present written (Concat)
+  const bytes = h * unit.weightBytes + 2 * n * E * F32;
+  const kv = h * unit.kvBytesPerToken * (2 * P + n);
+  return { gflop: (h * unit.flops(n, P)) / 1e9, mb: bytes / 1e6, kvMb: kv / 1e6 };
 }
 
 function ffnFeatures(s: KernelShape): KernelFeatures {
-  const { E, n, width: w } = s;
-  return { gflop: (n * (4 * E * w + 8 * w)) / 1e9, mb: ((2 * E * w + w) * F32 + 2 * n * E * F32) / 1e6, kvMb: 0 };
+  const { E, n, P } = s, chunk = unitCosts(s).ffn;
+  return { gflop: chunk.flops(n, P) / 1e9, mb: (chunk.weightBytes + 2 * n * E * F32) / 1e6, kvMb: 0 };
 }
 
 /** FLOPs and bytes of a call of this kind. */
@@ -78,14 +88,15 @@ export function kernelFeatures(kind: KernelKind, s: KernelShape): KernelFeatures
   }
 }
 
-export const shapeFor = (c: GPT2Config, o: Partial<KernelShape> = {}): KernelShape => ({
+export const shapeFor = (c: ModelConfig, o: Partial<KernelShape> = {}): KernelShape => ({
   E: c.nEmbd,
-  hd: headDim(c),
+  hd: c.headDim,
   V: c.vocabSize,
   n: 1,
   P: 0,
-  heads: c.nHead,
+  heads: familyOf(c).attnUnits(c),
   width: c.nInner,
+  ...(c.family === 'llama' ? { arch: { family: 'llama' as const, queryHeadsPerUnit: c.nHead / c.nKvHead, qkvBias: c.qkvBias } } : {}),
   ...o,
 });
 

@@ -8,6 +8,7 @@ import {
   SplitSessions,
   SplitWeights,
   buildModelGraph,
+  gpt2Config,
   combine,
   edgeOnlyPlan,
   f32,
@@ -164,7 +165,7 @@ export async function profileRuntime(runtime: RuntimeAdapter, o: ProfilerOptions
       for (const n of [1, 64]) {
         const xin = rand(n * E);
         const ms = await time(quick ? 50 : 200, quick ? 10 : 50, () => s.run({ x: f32(xin, [n, E]) }));
-        push('sessionRun', n > 1 ? 'prefill' : 'decode', shapeFor({ ...PRESETS.gpt2, nEmbd: E }, { n }), ms);
+        push('sessionRun', n > 1 ? 'prefill' : 'decode', shapeFor(gpt2Config({ ...PRESETS.gpt2, nEmbd: E }), { n }), ms);
       }
       await s.release();
     }

@@ -1,6 +1,6 @@
 // The experiment: which model, which devices, which channels, which budgets. Platform-neutral (the
 // profiles and traces are passed in). Every number here is explained in docs/POLICY.md.
-import { PRESETS, buildModelGraph, type GPT2Config } from '@splitwise/core';
+import { PRESETS, buildModelGraph, type ModelConfig } from '@splitwise/core';
 import { CostModel, edgeMemoryBytes, requestCost, type AccuracyTable } from './cost-model.ts';
 import { MarkovChannel, CHANNEL_SPECS, OUTAGES, TraceChannel, scaledSpec, type Channel, type ChannelKind } from './env/channel.ts';
 import { DEFAULT_WORKLOAD, type EnvConfig } from './env/simulator.ts';
@@ -21,7 +21,7 @@ export interface ScenarioInputs {
   edge: DeviceProfile;
   cloud: DeviceProfile;
   accuracy: AccuracyTable;
-  config?: GPT2Config;
+  config?: ModelConfig;
 }
 
 const GB = 1e9;

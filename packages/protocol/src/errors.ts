@@ -6,6 +6,7 @@ export const PROTOCOL_ERROR_CODES = [
   'bad_tensor', // wrong dtype, shape or byte length
   'unsupported_version',
   'unknown_session',
+  'unknown_model', // hello names a model the server does not host
   'too_large', // over a size limit
   'out_of_order', // a repeated or late sequence number, or a position gap
   'rate_limited',

@@ -1,13 +1,14 @@
-// The messages of protocol version 1 and their schemas. Every message crossing the boundary is
+// The messages of protocol version 2 and their schemas. Every message crossing the boundary is
 // parsed here first: a malformed one becomes a ProtocolError('malformed'), never an exception deep
 // in the executor. Tensors are WireTensors whose bytes socket.io sends as binary attachments.
 import { z } from 'zod';
 // Plans are passed through as received: the CloudExecutor validates them against its own model.
-import { WIRE_PRECISIONS, type CloudReply, type CloudRequest, type PartitionPlan, type WirePrecision } from '@splitwise/core';
+import { FAMILIES, WIRE_PRECISIONS, type CloudReply, type CloudRequest, type ModelGraph, type PartitionPlan, type WirePrecision } from '@splitwise/core';
 import { ProtocolError, type WireError } from './errors.ts';
 import { decodeRows, encodeRows, type WireTensor } from './wire-codec.ts';
 
-export const PROTOCOL_VERSION = 1;
+// 2: hello names the model family and its KV heads (LLaMA), plans may place KV groups.
+export const PROTOCOL_VERSION = 2;
 
 // Node's socket.io hands binary over as Buffer (a Uint8Array); browsers as ArrayBuffer.
 const Binary = z
@@ -24,14 +25,24 @@ export const WireTensorSchema = z.strictObject({
 });
 
 const Rows = z.strictObject({ layer: Int, x: WireTensorSchema });
+/** Row counts of the edge's forward passes, for a KV rebuild (the executor checks they sum to length). */
+const Groups = z.array(z.number().int().positive()).max(1 << 16);
 
 export const HelloSchema = z.strictObject({
   protocol: z.number().int(),
-  /** What the edge believes the model is: the server refuses a mismatch. */
-  model: z.strictObject({ nLayer: Int, nHead: Int, nEmbd: Int, vocabSize: Int, ffnChunks: Int }),
+  /** What the edge believes the model is: the server refuses a mismatch (see modelDescriptor). */
+  model: z.strictObject({ family: z.enum(FAMILIES), nLayer: Int, nHead: Int, nKvHead: Int, nEmbd: Int, vocabSize: Int, ffnChunks: Int }),
   token: z.string().max(512).optional(),
+  /** Which of the server's models (GET /api/models); absent: its default. */
+  modelId: z.string().max(64).optional(),
 });
 export type Hello = z.infer<typeof HelloSchema>;
+
+/** The model as hello describes it: both sides compute this from their own graph and compare. */
+export function modelDescriptor(graph: ModelGraph): Hello['model'] {
+  const c = graph.config;
+  return { family: c.family, nLayer: c.nLayer, nHead: c.nHead, nKvHead: c.nKvHead, nEmbd: c.nEmbd, vocabSize: c.vocabSize, ffnChunks: graph.ffnChunks };
+}
 
 export interface ServerLimits {
   /** Most positions a session may hold (the model's context). */
@@ -45,8 +56,8 @@ export interface ServerLimits {
 export type HelloReply = { ok: true; session: string; limits: ServerLimits; worker: string } | { ok: false; error: WireError };
 
 export const WireRequestSchema = z.discriminatedUnion('type', [
-  z.strictObject({ session: z.string().max(64), type: z.literal('reset'), plan: z.unknown(), length: Int.optional(), rebuild: z.array(Rows).max(4096).optional() }),
-  z.strictObject({ session: z.string().max(64), type: z.literal('plan'), plan: z.unknown(), length: Int, rebuild: z.array(Rows).max(4096) }),
+  z.strictObject({ session: z.string().max(64), type: z.literal('reset'), plan: z.unknown(), length: Int.optional(), rebuild: z.array(Rows).max(4096).optional(), groups: Groups.optional() }),
+  z.strictObject({ session: z.string().max(64), type: z.literal('plan'), plan: z.unknown(), length: Int, rebuild: z.array(Rows).max(4096), groups: Groups.optional() }),
   z.strictObject({
     session: z.string().max(64),
     type: z.literal('segment'),
@@ -108,13 +119,14 @@ export function requestToWire(req: CloudRequest, session: string, precision: Wir
         session,
         type: 'reset',
         plan: req.plan,
-        ...(req.length ? { length: req.length, rebuild: (req.rebuild ?? []).map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })) } : {}),
+        ...(req.length ? { length: req.length, rebuild: (req.rebuild ?? []).map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })), ...(req.groups ? { groups: req.groups } : {}) } : {}),
       };
     case 'plan':
       // checkpoints rebuild KV caches: always exact
-      return { session, type: 'plan', plan: req.plan, length: req.length, rebuild: req.rebuild.map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })) };
+      return { session, type: 'plan', plan: req.plan, length: req.length, rebuild: req.rebuild.map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })), ...(req.groups ? { groups: req.groups } : {}) };
     case 'segment':
-      return { session, type: 'segment', seq: req.seq, start: req.start, count: req.count, from: req.from, to: req.to, x: encodeRows(req.x, E, precision) };
+      // the edge rounded x's KV rows to req.precision: it must travel at that precision
+      return { session, type: 'segment', seq: req.seq, start: req.start, count: req.count, from: req.from, to: req.to, x: encodeRows(req.x, E, req.precision ?? precision) };
   }
 }
 
@@ -125,7 +137,7 @@ export function requestFromWire(msg: unknown, E: number): { session: string; req
     case 'reset': {
       const length = w.length ?? 0;
       const rebuild = (w.rebuild ?? []).map((r) => ({ layer: r.layer, x: decodeRows(r.x, { rows: length, cols: E }) }));
-      return { session: w.session, precision: 'fp32', req: { type: 'reset', plan: w.plan as PartitionPlan, length, rebuild } };
+      return { session: w.session, precision: 'fp32', req: { type: 'reset', plan: w.plan as PartitionPlan, length, rebuild, ...(w.groups ? { groups: w.groups } : {}) } };
     }
     case 'plan':
       return {
@@ -136,13 +148,14 @@ export function requestFromWire(msg: unknown, E: number): { session: string; req
           plan: w.plan as PartitionPlan,
           length: w.length,
           rebuild: w.rebuild.map((r) => ({ layer: r.layer, x: decodeRows(r.x, { rows: w.length, cols: E }) })),
+          ...(w.groups ? { groups: w.groups } : {}),
         },
       };
     case 'segment':
       return {
         session: w.session,
         precision: w.x.dtype,
-        req: { type: 'segment', seq: w.seq, start: w.start, count: w.count, from: w.from, to: w.to, x: decodeRows(w.x, { rows: w.count, cols: E }) },
+        req: { type: 'segment', seq: w.seq, start: w.start, count: w.count, from: w.from, to: w.to, x: decodeRows(w.x, { rows: w.count, cols: E }), precision: w.x.dtype },
       };
   }
 }

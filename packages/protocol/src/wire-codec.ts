@@ -1,7 +1,8 @@
 // WireCodec: rows of float32 (residuals, partial sums, checkpoints) to bytes and back, at the
 // precision a request chooses. fp32 is exact; fp16 halves the bytes; int8 quarters them with one
-// float32 scale per row (symmetric: scale = max|x| / 127).
-import { float16BitsToFloat32, float32ToFloat16Bits, type WirePrecision } from '@splitwise/core';
+// float32 scale per row (symmetric: scale = max|x| / 127, rounded up to 17 significant bits so
+// that encoding a decoded tensor gives back the same bytes).
+import { float16BitsToFloat32, float32ToFloat16Bits, quantizeInt8Rows, type WirePrecision } from '@splitwise/core';
 import { ProtocolError } from './errors.ts';
 
 /** A tensor on the wire: [rows, cols] in `dtype`, raw little-endian bytes as a binary attachment. */
@@ -30,14 +31,8 @@ export function encodeRows(x: Float32Array, cols: number, dtype: WirePrecision):
     case 'fp16':
       return { dtype, rows, cols, data: bytesOf(float32ToFloat16Bits(x)) };
     case 'int8': {
-      const q = new Int8Array(x.length), scales = new Float32Array(rows);
-      for (let r = 0; r < rows; r++) {
-        let max = 0;
-        for (let i = r * cols; i < (r + 1) * cols; i++) max = Math.max(max, Math.abs(x[i]!));
-        const s = max / 127 || 1;
-        scales[r] = s;
-        for (let i = r * cols; i < (r + 1) * cols; i++) q[i] = Math.round(x[i]! / s);
-      }
+      // core's quantizer: the edge and cloud round rows locally to exactly what this decodes to
+      const { q, scales } = quantizeInt8Rows(x, cols);
       return { dtype, rows, cols, data: bytesOf(q), scales: bytesOf(scales) };
     }
   }

@@ -70,7 +70,10 @@ export class OrtNodeRuntime implements RuntimeAdapter {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
-        extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' } } },
+        // per-layer graphs hold their weights as constants, which onnxruntime would prepack; a
+        // one-row MatMul on prepacked weights rounds differently from the GEMV every other graph
+        // uses, and a KV rebuild must reproduce those caches bit for bit (docs/ARCHITECTURE.md)
+        extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' }, ...(label.startsWith('layer.') ? { disable_prepacking: '1' } : {}) } },
       });
       return new OrtNodeSession(session, label);
     } catch (e) {

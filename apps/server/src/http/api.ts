@@ -2,7 +2,7 @@
 // (the monolithic graph's greedy tokens) that end-to-end tests compare the page's output with.
 import { Router, type Request, type Response } from 'express';
 import { ProtocolError } from '@splitwise/protocol';
-import type { ModelHost } from '../model-host.ts';
+import type { ModelHost, ModelHosts } from '../model-host.ts';
 import type { ServerStats } from '../stats.ts';
 import { listModelFiles } from './model-files.ts';
 
@@ -25,9 +25,15 @@ function checkLength(model: ModelHost, promptLength: number, n: number): void {
   if (promptLength + n > ctx) throw bad('too_large', `${promptLength} prompt tokens + ${n} new ones exceed the context of ${ctx}`);
 }
 
-export function apiRouter(model: ModelHost, stats: () => ServerStats): Router {
+/** ?model=<id> picks one of the server's models; absent: the default. */
+const modelOf = (models: ModelHosts, req: Request): ModelHost => {
+  const id = req.query.model;
+  if (id !== undefined && typeof id !== 'string') throw bad('malformed', 'model must be given once');
+  return models.get(id);
+};
+
+export function apiRouter(models: ModelHosts, stats: () => ServerStats): Router {
   const r = Router();
-  const c = model.graph.config;
 
   r.get('/health', (_req, res) => {
     const s = stats();
@@ -38,11 +44,17 @@ export function apiRouter(model: ModelHost, stats: () => ServerStats): Router {
     res.json(stats());
   });
 
-  r.get('/model', async (_req, res) => {
-    res.json({ config: c, ffnChunks: model.graph.ffnChunks, files: await listModelFiles(model.dir) });
+  r.get('/models', (_req, res) => {
+    res.json({ default: models.default.id, models: models.list.map((m) => m.summary()) });
+  });
+
+  r.get('/model', async (req, res) => {
+    const model = modelOf(models, req);
+    res.json({ id: model.id, config: model.graph.config, attnUnits: model.graph.attnUnits, ffnChunks: model.graph.ffnChunks, files: await listModelFiles(model.dir) });
   });
 
   r.get('/reference', async (req: Request, res: Response) => {
+    const model = modelOf(models, req), c = model.graph.config;
     const raw = req.query.ids;
     if (typeof raw !== 'string' || !/^\d+(,\d+)*$/.test(raw)) throw bad('malformed', 'ids must be a comma-separated list of token ids');
     const ids = raw.split(',').map(Number);
@@ -53,15 +65,28 @@ export function apiRouter(model: ModelHost, stats: () => ServerStats): Router {
     res.json({ tokens: await model.reference(ids, n) });
   });
 
+  // the monolithic graph's logits at the last of `ids`: what a split must equal to float tolerance
+  r.get('/reference/logits', async (req: Request, res: Response) => {
+    const model = modelOf(models, req), c = model.graph.config;
+    const raw = req.query.ids;
+    if (typeof raw !== 'string' || !/^\d+(,\d+)*$/.test(raw)) throw bad('malformed', 'ids must be a comma-separated list of token ids');
+    const ids = raw.split(',').map(Number);
+    if (ids.some((id) => id >= c.vocabSize)) throw bad('malformed', `token ids must be in [0, ${c.vocabSize})`);
+    checkLength(model, ids.length, 1);
+    res.json({ logits: Array.from(await model.referenceLogits(ids)) });
+  });
+
   r.get('/reference/text', async (req: Request, res: Response) => {
+    const model = modelOf(models, req);
     const prompt = req.query.prompt;
     if (typeof prompt !== 'string') throw bad('malformed', 'prompt must be given once, as text');
     const n = intParam(req.query.n, 'n', 16);
     const tok = await model.tokenizer();
-    const promptIds = tok.encode(prompt);
+    const promptIds = tok.encodePrompt(prompt); // as the page encodes it (LLaMA: with BOS)
     checkLength(model, promptIds.length, n);
     const tokens = await model.reference(promptIds, n);
-    res.json({ promptIds, tokens, text: tok.decode(tokens) });
+    const stream = tok.stream(promptIds);
+    res.json({ promptIds, tokens, text: tokens.map((t) => stream.push(t)).join('') });
   });
 
   return r;

@@ -3,22 +3,23 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import { ProtocolError } from '@splitwise/protocol';
 import { SplitwiseError } from '@splitwise/core';
-import type { ModelHost } from '../model-host.ts';
+import type { ModelHosts } from '../model-host.ts';
 import type { OriginCheck } from '../origin.ts';
 import type { ServerStats } from '../stats.ts';
 import { apiRouter } from './api.ts';
 import { isolationHeaders } from './headers.ts';
 import { sendModelFile } from './model-files.ts';
 
-const STATUS: Record<string, number> = { malformed: 400, too_large: 413, not_found: 404, busy: 503 };
+const STATUS: Record<string, number> = { malformed: 400, too_large: 413, not_found: 404, unknown_model: 404, busy: 503 };
 
-export function createApp(o: { model: ModelHost; webDist?: string; allowed: OriginCheck; stats: () => ServerStats; log: Logger }): express.Express {
+export function createApp(o: { models: ModelHosts; webDist?: string; allowed: OriginCheck; stats: () => ServerStats; log: Logger }): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // JSON answers are live figures; model files set their own ETag
   app.use(isolationHeaders(o.allowed));
-  app.use('/api', apiRouter(o.model, o.stats));
-  app.get('/models/default/:file', (req, res) => sendModelFile(o.model.dir, req, res));
+  app.use('/api', apiRouter(o.models, o.stats));
+  // each model's files under its id; "default" is the first model
+  app.get('/models/:model/:file', (req, res) => sendModelFile(o.models.get(String(req.params.model)).dir, req, res));
   if (o.webDist) app.use(express.static(o.webDist, { index: 'index.html' }));
 
   app.use((req: Request, res: Response) => {

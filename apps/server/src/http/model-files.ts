@@ -1,5 +1,5 @@
-// GET /models/default/<file>: the model's files, for the page (and the headless client) to load.
-// Only names a Hugging Face GPT-2 folder has, only regular files directly in the model folder:
+// GET /models/<id>/<file>: a model's files, for the page (and the headless client) to load.
+// Only names a Hugging Face model folder has, only regular files directly in the model folder:
 // the name is matched against a fixed list (so no "..", no slashes, no absolute paths), and the
 // file is opened with O_NOFOLLOW (so a symlink, even under an allowed name, is refused).
 // Content-Length lets the page show progress; ETag lets it revalidate instead of downloading again.

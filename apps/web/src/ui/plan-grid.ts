@@ -1,6 +1,7 @@
-// The placement map: one row per layer, a cell per attention head and per FFN chunk, coloured by
-// the side that runs it. Clicking a cell moves that head or chunk to the other side.
-import type { ModelGraph, PartitionPlan } from '@splitwise/core';
+// The placement map: one row per layer, a cell per attention unit (a GPT-2 head, or a LLaMA KV
+// group: one KV head with its query heads) and per FFN chunk, coloured by the side that runs it.
+// Clicking a cell moves that unit or chunk to the other side.
+import { attnUnitKind, type ModelGraph, type PartitionPlan } from '@splitwise/core';
 import { h } from './dom.ts';
 
 export type CellKind = 'head' | 'chunk';
@@ -10,13 +11,16 @@ export class PlanGrid {
   private heads: HTMLButtonElement[][] = [];
   private chunks: HTMLButtonElement[][] = [];
   private counts: HTMLSpanElement[] = [];
+  private readonly unit: string;
 
   constructor(
     private readonly graph: ModelGraph,
     onToggle: (layer: number, kind: CellKind, index: number) => void,
   ) {
-    const { nLayer, nHead } = graph.config, K = graph.ffnChunks;
-    this.el = h('div', { class: 'plan-grid', attrs: { role: 'grid', 'aria-label': 'Where each head and FFN chunk runs' } });
+    const { nLayer } = graph.config, nHead = graph.attnUnits, K = graph.ffnChunks;
+    const groups = attnUnitKind(graph) === 'kv-group', unit = groups ? 'KV group' : 'head';
+    this.unit = unit;
+    this.el = h('div', { class: 'plan-grid', attrs: { role: 'grid', 'aria-label': `Where each ${unit} and FFN chunk runs` } });
     // columns in proportion to the cell counts; cells stay square and at most ~22 px, so a small
     // model gets a compact map and gpt2-xl (25 heads) still fits a phone
     this.el.style.gridTemplateColumns = `2.2em minmax(0, ${nHead}fr) 8px minmax(0, ${K}fr) 3.4em`;
@@ -26,7 +30,9 @@ export class PlanGrid {
 
     this.el.append(
       h('span', { class: 'grid-corner' }),
-      h('span', { class: 'grid-head heads-label', text: `heads (${nHead})`, title: 'attention heads' }),
+      groups
+        ? h('span', { class: 'grid-head heads-label', text: `KV groups (${nHead})`, title: `attention by KV group: one key/value head and its ${graph.queryHeadsPerUnit} query heads, whose KV cache lives with them` })
+        : h('span', { class: 'grid-head heads-label', text: `heads (${nHead})`, title: 'attention heads' }),
       h('span', { class: 'grid-gap' }),
       h('span', { class: 'grid-head chunks-label', text: `FFN chunks (${K})` }),
       h('span', { class: 'grid-head count-label', text: 'cloud' }),
@@ -65,9 +71,9 @@ export class PlanGrid {
           c.title = label;
           c.setAttribute('aria-label', label);
         });
-      mark(this.heads[l]!, layer.cloudHeads, 'head');
+      mark(this.heads[l]!, layer.cloudHeads, this.unit);
       mark(this.chunks[l]!, layer.cloudFfnChunks, 'FFN chunk');
-      const n = layer.cloudHeads.length + layer.cloudFfnChunks.length, total = this.graph.config.nHead + this.graph.ffnChunks;
+      const n = layer.cloudHeads.length + layer.cloudFfnChunks.length, total = this.graph.attnUnits + this.graph.ffnChunks;
       this.counts[l]!.textContent = `${Math.round((100 * n) / total)}%`;
     });
   }

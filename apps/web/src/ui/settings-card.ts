@@ -1,4 +1,5 @@
-// The "settings" card: wire precision, sampling, and the compute backend.
+// The "settings" card: the model (of those the server hosts), wire precision, sampling, and the
+// compute backend.
 import { WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
 import type { SplitwiseApp } from '../app.ts';
 import type { SamplingSettings } from '../hook-types.ts';
@@ -28,8 +29,22 @@ export class SettingsCard {
   private readonly precisionNote: HTMLElement;
   private readonly gpu: HTMLInputElement;
   private readonly gpuNote: HTMLElement;
+  private readonly model: HTMLSelectElement;
 
   constructor(private readonly app: SplitwiseApp) {
+    // the server's models (GET /api/models); choosing one reloads the page with ?model=<id>
+    this.model = h('select', { attrs: { 'aria-label': 'Model', 'data-field': 'model' }, on: { change: () => this.switchModel() } });
+    void fetch('/api/models')
+      .then((r) => r.json() as Promise<{ default: string; models: Array<{ id: string; family: string; parameters: number; nLayer: number }> }>)
+      .then((list) => {
+        const current = app.params.model ?? list.default;
+        for (const m of list.models) {
+          const label = `${m.id} · ${m.family === 'gpt2' ? 'GPT-2' : 'LLaMA'} · ${m.nLayer} layers · ${formatParams(m.parameters)}`;
+          this.model.append(h('option', { text: label, attrs: { value: m.id, ...(m.id === current ? { selected: '' } : {}) } }));
+        }
+        this.model.disabled = list.models.length < 2;
+      })
+      .catch(() => (this.model.disabled = true));
     const seg = h('div', { class: 'segmented', attrs: { role: 'radiogroup', 'aria-label': 'Wire precision' } });
     for (const p of WIRE_PRECISIONS) {
       const b = h('button', { text: p, attrs: { type: 'button', role: 'radio', 'data-precision': p }, on: { click: () => app.setPrecision(p) } });
@@ -61,10 +76,18 @@ export class SettingsCard {
       'section',
       { class: 'card settings-card', attrs: { 'aria-labelledby': 'settings-title' } },
       h('h2', { id: 'settings-title', text: 'Settings' }),
+      h('div', { class: 'setting' }, h('div', { class: 'setting-label', text: 'Model' }), this.model),
       h('div', { class: 'setting' }, h('div', { class: 'setting-label', text: 'Activations on the wire' }), seg, this.precisionNote),
       h('details', { class: 'setting' }, h('summary', { text: 'Sampling' }), fields),
       h('div', { class: 'setting' }, h('label', { class: 'toggle' }, this.gpu, h('span', { text: 'Prefer WebGPU' })), this.gpuNote),
     );
+  }
+
+  /** A model is loaded at start-up: the page reloads with the other one (each is kept in browser storage). */
+  private switchModel(): void {
+    const url = new URL(location.href);
+    url.searchParams.set('model', this.model.value);
+    location.assign(url);
   }
 
   /** The runtime is chosen at start-up; the page reloads with the other backend (the model comes from browser storage). */
@@ -90,3 +113,5 @@ export class SettingsCard {
     setText(this.gpuNote, `${why} Software WebGPU can be far slower than WASM; switching reloads the page.`.trim());
   }
 }
+
+const formatParams = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : `${Math.round(n / 1e3)}K`);

@@ -57,7 +57,8 @@ export class Status {
     const where = a.runtime.backend === 'webgpu' ? 'WebGPU' : `WASM · ${a.runtime.threads} thread${a.runtime.threads === 1 ? '' : 's'}`;
     setText(this.backend, where);
     this.backend.title = `${a.runtime.name}${s.crossOriginIsolated ? ', cross-origin isolated' : ', not cross-origin isolated (no threads)'}`;
-    setText(this.model, `GPT-2 · ${a.config.nLayer}×${a.config.nHead} · ${params(this.app.parameters)} params`);
+    const c = a.config, family = c.family === 'gpt2' ? 'GPT-2' : c.nKvHead < c.nHead ? `LLaMA (GQA ${c.nHead}/${c.nKvHead})` : 'LLaMA';
+    setText(this.model, `${family} · ${c.nLayer}×${c.nHead} · ${params(this.app.parameters)} params`);
     const up = a.link.connected && !s.degraded;
     setText(this.link, s.degraded ? 'cloud unreachable · edge runs all' : up ? 'cloud connected' : 'cloud disconnected');
     this.link.classList.toggle('bad', !up);

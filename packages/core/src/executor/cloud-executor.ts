@@ -11,6 +11,7 @@ import type { SplitSessions } from './runtime.ts';
 import { blocksOf, type BlockRef } from './schedule.ts';
 import { SideRunner } from './side-runner.ts';
 import type { SplitWeights } from './split-weights.ts';
+import { wireRound } from '../util/wire-round.ts';
 import { edgeOnlyPlan } from '../plan/partition-plan.ts';
 
 export class CloudExecutor implements CloudHandler {
@@ -32,7 +33,7 @@ export class CloudExecutor implements CloudHandler {
         const rows = this.rebuildRows(req.rebuild ?? [], P);
         this.runner.reset(edgeOnlyPlan(this.graph));
         // a fresh sequence, or the edge's position rebuilt from its checkpoint
-        if (P > 0) await this.runner.setPlan(plan, P, rows);
+        if (P > 0) await this.runner.setPlan(plan, P, rows, req.groups);
         else this.runner.reset(plan);
         this.lastSeq = -1; // segments count from 1 again
         return { type: 'ok' };
@@ -41,7 +42,7 @@ export class CloudExecutor implements CloudHandler {
         const plan = validatePlan(req.plan, this.graph);
         const saved = this.runner.saveKv();
         try {
-          await this.runner.setPlan(plan, req.length, this.rebuildRows(req.rebuild, req.length));
+          await this.runner.setPlan(plan, req.length, this.rebuildRows(req.rebuild, req.length), req.groups);
         } catch (e) {
           this.runner.restoreKv(saved);
           throw e;
@@ -100,6 +101,9 @@ export class CloudExecutor implements CloudHandler {
     let x = req.x;
     for (let b = req.from; b <= req.to; ) {
       const blk = blocks[b]!, l = blk.layer;
+      // a layer input that goes back as a checkpoint row (or as x to a mixed block) is wire-rounded
+      // before its KV is computed, so a rebuild from the edge's copy gives the same caches
+      if (blk.kind === 'attn' && b !== req.from) x = wireRound(x, this.graph.config.nEmbd, req.precision ?? 'fp32');
       if (blk.kind === 'attn' && b !== req.from && !(b === req.to && blk.owner === 'mixed')) checkpoints.push({ layer: l, x });
       if (blk.owner === 'mixed') {
         const partial = blk.kind === 'attn' ? await this.runner.attn(l, x, T, req.start) : await this.runner.ffn(l, x, T);
@@ -112,8 +116,8 @@ export class CloudExecutor implements CloudHandler {
       }
       x =
         blk.kind === 'attn'
-          ? combine(x, w.t(`h.${l}.attn.c_proj.bias`), [await this.runner.attn(l, x, T, req.start)])
-          : combine(x, w.t(`h.${l}.mlp.c_proj.bias`), [await this.runner.ffn(l, x, T)]);
+          ? combine(x, w.outBias(l, 'attn'), [await this.runner.attn(l, x, T, req.start)])
+          : combine(x, w.outBias(l, 'ffn'), [await this.runner.ffn(l, x, T)]);
       b += 1;
     }
     return { type: 'segment', seq: req.seq, x, checkpoints };

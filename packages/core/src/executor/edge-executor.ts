@@ -12,6 +12,7 @@ import type { SplitSessions } from './runtime.ts';
 import { schedule, type BlockRef } from './schedule.ts';
 import { SideRunner } from './side-runner.ts';
 import type { SplitWeights } from './split-weights.ts';
+import { wireRound } from '../util/wire-round.ts';
 
 /** Rows of n_embd floats that grow by doubling: one layer's checkpoint. */
 class RowStore {
@@ -45,6 +46,8 @@ export class EdgeExecutor {
   length = 0;
   private seq = 0;
   private checkpoint: RowStore[];
+  /** Row counts of the forward passes so far: KV rebuilds project them in the same groups. */
+  private groups: number[] = [];
   /** False after a forward pass failed once the cloud was involved: it must be rebuilt first. */
   private cloudInSync = true;
 
@@ -90,7 +93,7 @@ export class EdgeExecutor {
   async resync(): Promise<void> {
     const P = this.length;
     const rebuild = P > 0 ? this.plan.layers.flatMap((_, l) => (ownedHeads(this.plan, l, 'cloud').length > 0 ? [{ layer: l, x: this.checkpointRows(l) }] : [])) : [];
-    await this.link.request({ type: 'reset', plan: this.plan, length: P, rebuild });
+    await this.link.request({ type: 'reset', plan: this.plan, length: P, rebuild, groups: [...this.groups] });
     this.seq = 0;
     this.cloudInSync = true;
   }
@@ -116,6 +119,7 @@ export class EdgeExecutor {
     this.seq = 0;
     this.cloudInSync = told;
     this.checkpoint = p.layers.map(() => new RowStore(this.graph.config.nEmbd));
+    this.groups = [];
   }
 
   /**
@@ -127,7 +131,7 @@ export class EdgeExecutor {
     const rows = (l: number): Float32Array => this.checkpointRows(l);
     if (o.cloud === false || !this.cloudInSync) {
       // the cloud is unreachable or behind: change the edge now, rebuild the cloud on next contact
-      await this.runner.setPlan(next, P, rows);
+      await this.runner.setPlan(next, P, rows, this.groups);
       this.cloudInSync = false;
       return;
     }
@@ -136,24 +140,20 @@ export class EdgeExecutor {
       const gains = ownedHeads(next, l, 'cloud').some((h) => !before.includes(h));
       return gains && P > 0 ? [{ layer: l, x: rows(l) }] : [];
     });
-    await this.link.request({ type: 'plan', plan: next, length: P, rebuild });
-    await this.runner.setPlan(next, P, rows);
+    await this.link.request({ type: 'plan', plan: next, length: P, rebuild, groups: [...this.groups] });
+    await this.runner.setPlan(next, P, rows, this.groups);
   }
 
   private embed(ids: number[], start: number): Float32Array {
-    const { nEmbd: E, vocabSize } = this.graph.config;
-    const wte = this.weights.t('wte.weight'), wpe = this.weights.t('wpe.weight');
-    const x = new Float32Array(ids.length * E);
-    ids.forEach((id, t) => {
+    const { vocabSize } = this.graph.config;
+    for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new TensorShapeError(`token id ${id} is outside [0, ${vocabSize})`);
-      const p = start + t;
-      for (let i = 0; i < E; i++) x[t * E + i] = wte[id * E + i]! + wpe[p * E + i]!;
-    });
-    return x;
+    }
+    return this.weights.embed(ids, start);
   }
 
-  private bias(b: BlockRef): Float32Array {
-    return this.weights.t(b.kind === 'attn' ? `h.${b.layer}.attn.c_proj.bias` : `h.${b.layer}.mlp.c_proj.bias`);
+  private bias(b: BlockRef): Float32Array | undefined {
+    return this.weights.outBias(b.layer, b.kind);
   }
 
   private partial(b: BlockRef, x: Float32Array, T: number, start: number): Promise<Float32Array> {
@@ -192,9 +192,14 @@ export class EdgeExecutor {
         if (b.kind === 'attn') this.checkpoint[b.layer]!.append(x);
         x = combine(x, this.bias(b), [await this.partial(b, x, T, P)]);
       } else {
-        const first = step.blocks[0]!, last = step.blocks.at(-1)!;
-        if (first.kind === 'attn') this.checkpoint[first.layer]!.append(x);
-        const req = { type: 'segment' as const, seq: ++this.seq, start: P, count: T, from: step.from, to: step.to, x };
+        const first = step.blocks[0]!, last = step.blocks.at(-1)!, precision = this.link.precision ?? 'fp32';
+        // KV rows are wire-rounded on both sides, so the checkpoint rebuilds exactly the caches the
+        // cloud computed (the codec is idempotent: the cloud decodes this very x)
+        if (first.kind === 'attn') {
+          x = wireRound(x, E, precision);
+          this.checkpoint[first.layer]!.append(x);
+        }
+        const req = { type: 'segment' as const, seq: ++this.seq, start: P, count: T, from: step.from, to: step.to, x, precision };
         // a mixed first block: the edge computes its share while the cloud computes its own
         // allSettled: a failed call must not leave the edge's share still writing its KV cache
         const [sent, mineFirst] = await Promise.allSettled([
@@ -220,6 +225,7 @@ export class EdgeExecutor {
       }
     }
     this.length += T;
+    this.groups.push(T);
     return this.runner.logits(x.subarray((T - 1) * E, T * E));
   }
 }

@@ -1,6 +1,7 @@
 // The edge reaches the cloud through a CloudLink. In one process it is an InMemoryLink; across a
 // network it is the socket.io link (apps/), behind this same interface.
 import { LinkError } from '../errors.ts';
+import type { WirePrecision } from '../graph/model-graph.ts';
 import { replyPayloadBytes, requestPayloadBytes, type CloudReply, type CloudRequest } from './messages.ts';
 
 export interface LinkStats {
@@ -12,6 +13,8 @@ export interface LinkStats {
 
 export interface CloudLink {
   request(req: CloudRequest): Promise<CloudReply>;
+  /** Wire precision of activations (absent: fp32, exact). The edge rounds KV rows to it. */
+  readonly precision?: WirePrecision;
   readonly stats: LinkStats;
   close(): Promise<void>;
 }

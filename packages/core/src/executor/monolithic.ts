@@ -1,6 +1,6 @@
 // Runs the monolithic reference graph (the whole model in one ONNX graph) with its KV cache.
 // Used by tests and benchmarks as the ground truth the split engine must match.
-import { headDim, type GPT2Config } from '../model/config.ts';
+import type { ModelConfig } from '../arch/index.ts';
 import { ContextLengthError, TensorShapeError } from '../errors.ts';
 import type { RuntimeSession, TensorLike } from './runtime.ts';
 
@@ -18,7 +18,7 @@ export class MonolithicRunner {
   length = 0;
 
   constructor(
-    readonly config: GPT2Config,
+    readonly config: ModelConfig,
     private readonly session: RuntimeSession,
   ) {
     this.kv = this.empty();
@@ -35,7 +35,7 @@ export class MonolithicRunner {
 
   /** Feed tokens; returns the logits of the last position. */
   async forward(ids: number[]): Promise<Float32Array> {
-    const c = this.config, T = ids.length, dims = [c.nHead, this.length, headDim(c)];
+    const c = this.config, T = ids.length, dims = [c.nKvHead, this.length, c.headDim];
     if (this.length + T > c.nPositions) throw new ContextLengthError(this.length + T, c.nPositions);
     const feeds: Record<string, TensorLike> = {
       [MONOLITHIC_IO.inputIds]: { dtype: 'int64', dims: [T], data: BigInt64Array.from(ids.map(BigInt)) },

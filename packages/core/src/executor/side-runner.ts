@@ -1,6 +1,7 @@
 // What one side (edge or cloud) computes. Both sides run this same class over the same plan
 // semantics; they differ only in the RuntimeAdapter their sessions came from.
-// Each side keeps the KV cache of exactly the heads it runs, packed [h, P, hd] per layer.
+// Each side keeps the KV cache of exactly the attention units it runs, packed [units, P, hd] per
+// layer. ("Heads" here are attention units: a GPT-2 head, or a LLaMA KV group.)
 import { ExecutorStateError, TensorShapeError } from '../errors.ts';
 import type { PartitionPlan } from '../plan/partition-plan.ts';
 import { ownedChunks, ownedHeads } from '../plan/partition-plan.ts';
@@ -91,22 +92,13 @@ export class SideRunner {
     return { past_k: f32(kv.k, dims), past_v: f32(kv.v, dims) };
   }
 
-  private scale(l: number): TensorLike {
-    return f32(new Float32Array([this.weights.scale(l)]), [1]);
-  }
-
-  /** This side's heads of layer l over T new rows: the partial sum (no bias); appends to the KV cache. */
+  /** This side's attention units of layer l over T new rows: the partial sum (no bias); appends to the KV cache. */
   async attn(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
-    const { E } = this.weights, heads = this.heads(l), m = heads.length * this.weights.hd;
-    const w = this.weights.attn(l, heads), t = this.weights.t.bind(this.weights);
+    const heads = this.heads(l);
     const r = await this.sessions.attn.run({
-      x: f32(x, [T, E]),
-      ln_g: f32(t(`h.${l}.ln_1.weight`), [E]),
-      ln_b: f32(t(`h.${l}.ln_1.bias`), [E]),
-      w_qkv: f32(w.wQkv, [E, 3 * m]),
-      b_qkv: f32(w.bQkv, [3 * m]),
-      w_o: f32(w.wO, [m, E]),
-      scale: this.scale(l),
+      x: f32(x, [T, this.weights.E]),
+      ...this.weights.positions(start, T),
+      ...this.weights.attn(l, heads),
       ...this.kvFeeds(l, start),
     });
     this.kv[l] = { heads, length: start + T, k: out(r, 'present_k'), v: out(r, 'present_v') };
@@ -115,42 +107,19 @@ export class SideRunner {
 
   /** This side's FFN chunks of layer l: the partial sum (no bias). */
   async ffn(l: number, x: Float32Array, T: number): Promise<Float32Array> {
-    const { E } = this.weights, w = this.weights.ffn(l, this.chunks(l)), t = this.weights.t.bind(this.weights);
-    const r = await this.sessions.ffn.run({
-      x: f32(x, [T, E]),
-      ln_g: f32(t(`h.${l}.ln_2.weight`), [E]),
-      ln_b: f32(t(`h.${l}.ln_2.bias`), [E]),
-      w_fc: f32(w.wFc, [E, w.width]),
-      b_fc: f32(w.bFc, [w.width]),
-      w_proj: f32(w.wProj, [w.width, E]),
-    });
+    const r = await this.sessions.ffn.run({ x: f32(x, [T, this.weights.E]), ...this.weights.ffn(l, this.chunks(l)) });
     return out(r, 'y');
   }
 
   /** A layer this side owns whole, in one graph call: returns the residual after the layer. */
   async layer(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
-    const { E } = this.weights, c = this.weights.ckpt.config;
     const constant = this.sessions.layer(l);
-    let feeds: Record<string, TensorLike> = { x: f32(x, [T, E]), ...this.kvFeeds(l, start) };
-    if (!constant) {
-      const a = this.weights.attn(l, this.heads(l)), f = this.weights.ffn(l, this.chunks(l)), t = this.weights.t.bind(this.weights);
-      feeds = {
-        ...feeds,
-        'attn.ln_g': f32(t(`h.${l}.ln_1.weight`), [E]),
-        'attn.ln_b': f32(t(`h.${l}.ln_1.bias`), [E]),
-        'attn.w_qkv': f32(a.wQkv, [E, 3 * E]),
-        'attn.b_qkv': f32(a.bQkv, [3 * E]),
-        'attn.w_o': f32(a.wO, [E, E]),
-        'attn.b_o': f32(t(`h.${l}.attn.c_proj.bias`), [E]),
-        'attn.scale': this.scale(l),
-        'mlp.ln_g': f32(t(`h.${l}.ln_2.weight`), [E]),
-        'mlp.ln_b': f32(t(`h.${l}.ln_2.bias`), [E]),
-        'mlp.w_fc': f32(f.wFc, [E, c.nInner]),
-        'mlp.b_fc': f32(f.bFc, [c.nInner]),
-        'mlp.w_proj': f32(f.wProj, [c.nInner, E]),
-        'mlp.b_proj': f32(t(`h.${l}.mlp.c_proj.bias`), [E]),
-      };
-    }
+    const feeds: Record<string, TensorLike> = {
+      x: f32(x, [T, this.weights.E]),
+      ...this.weights.positions(start, T),
+      ...this.kvFeeds(l, start),
+      ...(constant ? {} : this.weights.block(l)),
+    };
     const r = await (constant ? await constant : this.sessions.block).run(feeds);
     this.kv[l] = { heads: this.heads(l), length: start + T, k: out(r, 'present_k'), v: out(r, 'present_v') };
     return out(r, 'x_out');
@@ -166,8 +135,14 @@ export class SideRunner {
    * Adopt a new plan between tokens, with P positions already processed. Heads this side loses
    * drop their KV; heads it gains get theirs rebuilt from `checkpoint(l)`: the residual stream at
    * layer l's input for the P past positions [P, E]. Heads it keeps keep their KV untouched.
+   * `groups` are the row counts of the forward passes that made those positions (summing to P):
+   * the rebuild projects each group in its own call, because onnxruntime's one-row MatMul (a GEMV)
+   * rounds differently from a many-row one, and the caches must be the ones first computed.
    */
-  async setPlan(plan: PartitionPlan, P: number, checkpoint: (l: number) => Float32Array): Promise<void> {
+  async setPlan(plan: PartitionPlan, P: number, checkpoint: (l: number) => Float32Array, groups: readonly number[] = [P]): Promise<void> {
+    if (groups.reduce((a, g) => a + g, 0) !== P || (P > 0 && groups.some((g) => !Number.isInteger(g) || g < 1))) {
+      throw new TensorShapeError(`rebuild groups [${groups.slice(0, 8).join(', ')}${groups.length > 8 ? ', ...' : ''}] do not split ${P} positions`);
+    }
     const { E, hd } = this.weights;
     const next: LayerKv[] = [];
     for (let l = 0; l < plan.layers.length; l++) {
@@ -182,15 +157,17 @@ export class SideRunner {
         if (xPast.length !== P * E) {
           throw new TensorShapeError(`checkpoint for layer ${l} has ${xPast.length} values; expected ${P}x${E}`);
         }
-        const w = this.weights.attn(l, gained), m = gained.length * hd, t = this.weights.t.bind(this.weights);
-        const r = await this.sessions.kv.run({
-          x: f32(xPast, [P, E]),
-          ln_g: f32(t(`h.${l}.ln_1.weight`), [E]),
-          ln_b: f32(t(`h.${l}.ln_1.bias`), [E]),
-          w_qkv: f32(w.wQkv, [E, 3 * m]),
-          b_qkv: f32(w.bQkv, [3 * m]),
-        });
-        rebuilt = { k: out(r, 'k'), v: out(r, 'v') };
+        rebuilt = { k: new Float32Array(gained.length * P * hd), v: new Float32Array(gained.length * P * hd) };
+        let at = 0;
+        for (const g of groups) {
+          const r = await this.sessions.kv.run({ x: f32(xPast.subarray(at * E, (at + g) * E), [g, E]), ...this.weights.positions(at, g), ...this.weights.kv(l, gained) });
+          const k = out(r, 'k'), v = out(r, 'v'); // [heads, g, hd] into [heads, P, hd]
+          for (let h = 0; h < gained.length; h++) {
+            rebuilt.k.set(k.subarray(h * g * hd, (h + 1) * g * hd), (h * P + at) * hd);
+            rebuilt.v.set(v.subarray(h * g * hd, (h + 1) * g * hd), (h * P + at) * hd);
+          }
+          at += g;
+        }
       }
       const per = P * hd; // floats per head
       const k = new Float32Array(heads.length * per), v = new Float32Array(heads.length * per);

@@ -1,32 +1,25 @@
-// The decomposition graph: model -> layers -> attention heads and FFN chunks, each carrying
-// what it costs. This is what a PartitionPlan places, what the cost model prices and what the
-// policy sees. Ids reuse Hugging Face names: "h.3.attn.head.5", "h.3.mlp.chunk.2".
+// The decomposition graph: model -> layers -> attention units and FFN chunks, each carrying what
+// it costs (read from the model family, arch/). This is what a PartitionPlan places, what the cost
+// model prices and what the policy sees. Ids follow the checkpoint's names: "h.3.attn.head.5",
+// "layers.3.attn.group.1", "h.3.mlp.chunk.2".
 //
-// FFN chunks split the hidden dimension (n_inner) into K slices. Chunk k computes
-//   act(ln_2(x) @ W_fc[:, cols_k] + b_fc[cols_k]) @ W_proj[cols_k, :]
-// an n_embd-wide partial sum; the FFN output is the sum over chunks (plus b_proj). So a chunk
-// sends n_embd numbers per token, where the paper's W1-edge/W2-cloud mode sends n_inner (4x more).
-import { headDim, type GPT2Config } from '../model/config.ts';
+// FFN chunks split the hidden dimension (n_inner) into K slices; chunk k's output is an
+// n_embd-wide partial sum and the FFN output is the sum over chunks. So a chunk sends n_embd
+// numbers per token, where the paper's W1-edge/W2-cloud mode sends n_inner (4x more).
+import type { ModelConfig } from '../arch/index.ts';
+import { familyOf } from '../arch/index.ts';
+import type { SubBlockCost } from '../arch/family.ts';
 import { InvalidConfigError } from '../errors.ts';
 
+export type { SubBlockCost } from '../arch/family.ts';
 export type Side = 'edge' | 'cloud';
 export const WIRE_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
 export type WirePrecision = (typeof WIRE_PRECISIONS)[number];
 
-const F32 = 4; // the runtimes compute and store weights and KV in float32
-
-/** What one sub-block costs. FLOPs count multiply and add as 2. */
-export interface SubBlockCost {
-  /** Bytes of weights this sub-block needs resident on the side that runs it. */
-  weightBytes: number;
-  /** KV-cache bytes it adds per token of context (0 for FFN chunks). */
-  kvBytesPerToken: number;
-  /** FLOPs to process a prompt of n tokens (causal attention counted over the full square). */
-  prefillFlops(n: number): number;
-  /** FLOPs for one new token at total context T (including that token). */
-  decodeFlops(T: number): number;
-}
-
+/**
+ * One attention partition unit: for GPT-2 one head, for LLaMA one KV group (a KV head and the
+ * query heads that read it). Its KV cache lives on the side that runs it.
+ */
 export interface HeadNode {
   kind: 'head';
   id: string;
@@ -53,7 +46,11 @@ export interface LayerNode {
 }
 
 export interface ModelGraph {
-  config: GPT2Config;
+  config: ModelConfig;
+  /** Attention units per layer (GPT-2: heads; LLaMA: KV groups). Plans place these. */
+  attnUnits: number;
+  /** Query heads per attention unit. */
+  queryHeadsPerUnit: number;
   /** K: FFN chunks per layer. */
   ffnChunks: number;
   layers: LayerNode[];
@@ -67,7 +64,7 @@ export interface ModelGraph {
 }
 
 export interface ModelGraphOptions {
-  /** FFN chunks per layer; default n_head. */
+  /** FFN chunks per layer; default n_head (query heads). */
   ffnChunks?: number;
 }
 
@@ -84,62 +81,46 @@ export function chunkRanges(n: number, k: number): Array<{ start: number; width:
   return out;
 }
 
-export function buildModelGraph(config: GPT2Config, options: ModelGraphOptions = {}): ModelGraph {
+export function buildModelGraph(config: ModelConfig, options: ModelGraphOptions = {}): ModelGraph {
+  const family = familyOf(config);
   const K = options.ffnChunks ?? config.nHead;
   if (!Number.isInteger(K) || K < 1 || K > config.nInner) {
     throw new InvalidConfigError(`ffnChunks must be an integer in [1, n_inner=${config.nInner}], got ${K}`);
   }
-  const E = config.nEmbd, hd = headDim(config);
-
-  const headCost: SubBlockCost = {
-    // q,k,v columns (+bias) and this head's hd rows of the output projection
-    weightBytes: (4 * E * hd + 3 * hd) * F32,
-    kvBytesPerToken: 2 * hd * F32,
-    prefillFlops: (n) => 2 * n * E * 3 * hd + 2 * 2 * n * n * hd + 2 * n * hd * E + 5 * n * n,
-    decodeFlops: (T) => 2 * E * 3 * hd + 2 * 2 * T * hd + 2 * hd * E + 5 * T,
-  };
-  const chunkCost = (w: number): SubBlockCost => ({
-    weightBytes: (2 * E * w + w) * F32,
-    kvBytesPerToken: 0,
-    prefillFlops: (n) => n * (4 * E * w + 8 * w),
-    decodeFlops: () => 4 * E * w + 8 * w,
-  });
+  const E = config.nEmbd, U = family.attnUnits(config);
+  const unitCost = family.attnUnitCost(config);
   const ranges = chunkRanges(config.nInner, K);
+  const chunkCosts = ranges.map((r) => family.ffnChunkCost(config, r.width));
+  const unitName = U === config.nHead ? 'head' : 'group', lp = family.layerPrefix;
   const layers: LayerNode[] = [];
   for (let l = 0; l < config.nLayer; l++) {
     layers.push({
       index: l,
-      heads: Array.from({ length: config.nHead }, (_, h) => ({
+      heads: Array.from({ length: U }, (_, h) => ({
         kind: 'head' as const,
-        id: `h.${l}.attn.head.${h}`,
+        id: `${lp}.${l}.attn.${unitName}.${h}`,
         layer: l,
         index: h,
-        cost: headCost,
+        cost: unitCost,
       })),
       ffnChunks: ranges.map((r, k) => ({
         kind: 'ffn-chunk' as const,
-        id: `h.${l}.mlp.chunk.${k}`,
+        id: `${lp}.${l}.mlp.chunk.${k}`,
         layer: l,
         index: k,
         start: r.start,
         width: r.width,
-        cost: chunkCost(r.width),
+        cost: chunkCosts[k]!,
       })),
     });
   }
-  const V = config.vocabSize;
-  const edgeFixed: SubBlockCost = {
-    weightBytes: ((V + config.nPositions) * E + 2 * E + (config.tieWordEmbeddings ? 0 : V * E)) * F32,
-    kvBytesPerToken: 0,
-    // embeddings are lookups; the LM head runs on the last position only
-    prefillFlops: (n) => n * E + 2 * E * V,
-    decodeFlops: () => E + 2 * E * V,
-  };
   return {
     config,
+    attnUnits: U,
+    queryHeadsPerUnit: family.queryHeadsPerUnit(config),
     ffnChunks: K,
     layers,
-    edgeFixed,
+    edgeFixed: family.edgeFixedCost(config),
     wireBytesPerToken: { fp32: 4 * E, fp16: 2 * E, int8: E + 4 },
   };
 }

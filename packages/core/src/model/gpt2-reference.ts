@@ -6,7 +6,8 @@
 //   x = wte[ids] + wpe[pos]
 //   for each block:  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))
 //   logits = ln_f(x) @ lm_head^T          (lm_head = wte when tied)
-import { headDim, type Activation, type GPT2Config } from './config.ts';
+import { headDim, type Activation } from './config.ts';
+import { requireFamily } from '../arch/index.ts';
 import { lmHead, tensor, type Gpt2Checkpoint } from './checkpoint.ts';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -77,13 +78,13 @@ export interface ReferenceCache {
   values: Float64Array[][];
 }
 
-export function emptyReferenceCache(c: GPT2Config): ReferenceCache {
+export function emptyReferenceCache(c: { nLayer: number }): ReferenceCache {
   return { keys: Array.from({ length: c.nLayer }, () => []), values: Array.from({ length: c.nLayer }, () => []) };
 }
 
 /** One block's causal self-attention for a single new position, appending its k,v to the cache. */
 function attention(ckpt: Gpt2Checkpoint, l: number, h: Float64Array, cache: ReferenceCache): Float64Array {
-  const c = ckpt.config, E = c.nEmbd, hd = headDim(c);
+  const c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 reference'), E = c.nEmbd, hd = headDim(c);
   const qkv = linear(h, tensor(ckpt, `h.${l}.attn.c_attn.weight`), tensor(ckpt, `h.${l}.attn.c_attn.bias`), 3 * E);
   cache.keys[l]!.push(qkv.slice(E, 2 * E));
   cache.values[l]!.push(qkv.slice(2 * E, 3 * E));
@@ -110,7 +111,7 @@ function attention(ckpt: Gpt2Checkpoint, l: number, h: Float64Array, cache: Refe
 }
 
 function mlp(ckpt: Gpt2Checkpoint, l: number, h: Float64Array): Float64Array {
-  const c = ckpt.config;
+  const c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 reference');
   const hidden = linear(h, tensor(ckpt, `h.${l}.mlp.c_fc.weight`), tensor(ckpt, `h.${l}.mlp.c_fc.bias`), c.nInner);
   const act = hidden.map((v) => activate(v, c.activation));
   return linear(act, tensor(ckpt, `h.${l}.mlp.c_proj.weight`), tensor(ckpt, `h.${l}.mlp.c_proj.bias`), c.nEmbd);
@@ -121,7 +122,7 @@ function mlp(ckpt: Gpt2Checkpoint, l: number, h: Float64Array): Float64Array {
  * every fed position. Prefill and decode are the same loop here; that is the point.
  */
 export function referenceForward(ckpt: Gpt2Checkpoint, ids: number[], cache: ReferenceCache): Float32Array[] {
-  const c = ckpt.config, E = c.nEmbd, eps = c.layerNormEpsilon;
+  const c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 reference'), E = c.nEmbd, eps = c.layerNormEpsilon;
   const wte = tensor(ckpt, 'wte.weight'), wpe = tensor(ckpt, 'wpe.weight'), head = lmHead(ckpt);
   const out: Float32Array[] = [];
   for (const id of ids) {

@@ -1,6 +1,10 @@
-// A PartitionPlan says, per layer, which attention heads and which FFN chunks run on the cloud.
-// Everything else runs on the edge, which also always owns the embeddings, the final LayerNorm,
-// the LM head and the residual stream at partition boundaries: token ids never leave the edge.
+// A PartitionPlan says, per layer, which attention units and which FFN chunks run on the cloud.
+// An attention unit is what the model family partitions attention into: one head for GPT-2, one
+// KV group (a KV head with its query heads) for LLaMA. In code the fields keep their first names
+// (`nHead` = units per layer, `cloudHeads` = units on the cloud); plan files of version 2 name
+// them `attnUnits` / `cloudAttnUnits`. Everything else runs on the edge, which also always owns
+// the embeddings, the final norm, the LM head and the residual stream at partition boundaries:
+// token ids never leave the edge.
 import { z } from 'zod';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
@@ -8,13 +12,14 @@ import type { ModelGraph } from '../graph/model-graph.ts';
 import { InvalidPlanError } from '../errors.ts';
 
 export interface LayerPlacement {
-  /** Sorted, unique head indices that run on the cloud. */
+  /** Sorted, unique attention-unit indices that run on the cloud. */
   cloudHeads: number[];
   /** Sorted, unique FFN chunk indices that run on the cloud. */
   cloudFfnChunks: number[];
 }
 
 export interface PartitionPlan {
+  /** Attention units per layer (GPT-2: heads; LLaMA: KV groups). */
   nHead: number;
   ffnChunks: number;
   layers: LayerPlacement[];
@@ -23,7 +28,8 @@ export interface PartitionPlan {
 export type BlockKind = 'attn' | 'ffn';
 export type BlockOwner = 'edge' | 'cloud' | 'mixed';
 
-const PlanJsonSchema = z.strictObject({
+// Version 1 (and the in-memory form): heads by index, as GPT-2 had them.
+const PlanV1Schema = z.strictObject({
   version: z.literal(1).optional(),
   nHead: z.number().int().positive().optional(),
   ffnChunks: z.number().int().positive().optional(),
@@ -35,20 +41,57 @@ const PlanJsonSchema = z.strictObject({
   ),
 });
 
-/** Validate a plan (from JSON or code) against the model graph; returns a normalised copy. */
-export function validatePlan(input: unknown, graph: ModelGraph): PartitionPlan {
-  const parsed = PlanJsonSchema.safeParse(input);
+// Version 2 names what it places: attention units of a family (heads or KV groups) and FFN chunks.
+const PlanV2Schema = z.strictObject({
+  version: z.literal(2),
+  family: z.string().optional(),
+  attnUnit: z.enum(['head', 'kv-group']).optional(),
+  attnUnits: z.number().int().positive().optional(),
+  ffnChunks: z.number().int().positive().optional(),
+  layers: z.array(
+    z.strictObject({
+      cloudAttnUnits: z.array(z.number().int()),
+      cloudFfnChunks: z.array(z.number().int()),
+    }),
+  ),
+});
+
+/** What an attention unit is in this graph, as plan files name it. */
+export const attnUnitKind = (graph: ModelGraph): 'head' | 'kv-group' => (graph.queryHeadsPerUnit === 1 && graph.config.family === 'gpt2' ? 'head' : 'kv-group');
+
+function parsePlanJson(input: unknown, graph: ModelGraph): z.infer<typeof PlanV1Schema> {
+  const v2 = typeof input === 'object' && input !== null && (input as { version?: unknown }).version === 2;
+  const parsed = v2 ? PlanV2Schema.safeParse(input) : PlanV1Schema.safeParse(input);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new InvalidPlanError(`malformed partition plan: ${issues}`);
   }
-  const p = parsed.data;
-  const { nLayer, nHead } = graph.config;
+  if (v2) {
+    const p = parsed.data as z.infer<typeof PlanV2Schema>;
+    if (p.family !== undefined && p.family !== graph.config.family) {
+      throw new InvalidPlanError(`plan is for the ${p.family} family; the model is ${graph.config.family}`);
+    }
+    if (p.attnUnit !== undefined && p.attnUnit !== attnUnitKind(graph)) {
+      throw new InvalidPlanError(`plan places attention by ${p.attnUnit}; this model's attention unit is a ${attnUnitKind(graph)}`);
+    }
+    return {
+      ...(p.attnUnits !== undefined ? { nHead: p.attnUnits } : {}),
+      ...(p.ffnChunks !== undefined ? { ffnChunks: p.ffnChunks } : {}),
+      layers: p.layers.map((l) => ({ cloudHeads: l.cloudAttnUnits, cloudFfnChunks: l.cloudFfnChunks })),
+    };
+  }
+  return parsed.data as z.infer<typeof PlanV1Schema>;
+}
+
+/** Validate a plan (from JSON of either version, or code) against the model graph; returns a normalised copy. */
+export function validatePlan(input: unknown, graph: ModelGraph): PartitionPlan {
+  const p = parsePlanJson(input, graph);
+  const { nLayer } = graph.config, nHead = graph.attnUnits, unit = attnUnitKind(graph) === 'head' ? 'heads' : 'attention units (KV groups)';
   if (p.layers.length !== nLayer) {
     throw new InvalidPlanError(`plan has ${p.layers.length} layers; the model has ${nLayer}`);
   }
   if (p.nHead !== undefined && p.nHead !== nHead) {
-    throw new InvalidPlanError(`plan is for ${p.nHead} heads per layer; the model has ${nHead}`);
+    throw new InvalidPlanError(`plan is for ${p.nHead} ${unit} per layer; the model has ${nHead}`);
   }
   if (p.ffnChunks !== undefined && p.ffnChunks !== graph.ffnChunks) {
     throw new InvalidPlanError(`plan is for ${p.ffnChunks} FFN chunks per layer; the graph has ${graph.ffnChunks}`);
@@ -65,21 +108,27 @@ export function validatePlan(input: unknown, graph: ModelGraph): PartitionPlan {
     nHead,
     ffnChunks: graph.ffnChunks,
     layers: p.layers.map((layer, l) => ({
-      cloudHeads: check(layer.cloudHeads, nHead, 'head', l),
+      cloudHeads: check(layer.cloudHeads, nHead, attnUnitKind(graph) === 'head' ? 'head' : 'attention unit', l),
       cloudFfnChunks: check(layer.cloudFfnChunks, graph.ffnChunks, 'FFN chunk', l),
     })),
   };
 }
 
-/** The JSON form written to plan files (`--plan FILE.json`). */
-export function planToJson(plan: PartitionPlan): object {
-  return { version: 1, nHead: plan.nHead, ffnChunks: plan.ffnChunks, layers: plan.layers };
+/** The JSON form written to plan files (`--plan FILE.json`): version 2, which names its units. */
+export function planToJson(plan: PartitionPlan, graph?: ModelGraph): object {
+  return {
+    version: 2,
+    ...(graph ? { family: graph.config.family, attnUnit: attnUnitKind(graph) } : {}),
+    attnUnits: plan.nHead,
+    ffnChunks: plan.ffnChunks,
+    layers: plan.layers.map((l) => ({ cloudAttnUnits: l.cloudHeads, cloudFfnChunks: l.cloudFfnChunks })),
+  };
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 function uniform(graph: ModelGraph, cloud: (l: number) => boolean): PartitionPlan {
-  const { nLayer, nHead } = graph.config;
+  const { nLayer } = graph.config, nHead = graph.attnUnits;
   return {
     nHead,
     ffnChunks: graph.ffnChunks,
@@ -96,7 +145,7 @@ export const layerSplitPlan = (graph: ModelGraph, k: number): PartitionPlan => u
 
 /** Half of every layer's heads and chunks on each side (the odd ones on the cloud). */
 export function halfPlan(graph: ModelGraph): PartitionPlan {
-  const { nLayer, nHead } = graph.config;
+  const { nLayer } = graph.config, nHead = graph.attnUnits;
   return {
     nHead,
     ffnChunks: graph.ffnChunks,
@@ -121,7 +170,7 @@ export function randomPlan(graph: ModelGraph, seed: number): PartitionPlan {
     const threshold = int(1, 99);
     return range(n).filter(() => int(0, 99) < threshold);
   };
-  const { nLayer, nHead } = graph.config;
+  const { nLayer } = graph.config, nHead = graph.attnUnits;
   return {
     nHead,
     ffnChunks: graph.ffnChunks,

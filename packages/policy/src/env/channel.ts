@@ -162,13 +162,28 @@ export class MarkovChannel extends GridChannel {
   }
 }
 
-/** A throughput trace (time s, Mbit/s), looped; uplink a fixed fraction of it; RTT log-normal around a median. */
+/** One sample of a bandwidth trace: from time t (s) on, until the next sample. */
+export interface TraceSample {
+  t: number;
+  /** Downlink (or the only) throughput, Mbit/s. */
+  mbps: number;
+  /** Uplink, Mbit/s, when the trace has its own column. */
+  upMbps?: number;
+  /** Round-trip time, ms, when the trace has a delay column. */
+  rttMs?: number;
+}
+
+/**
+ * A throughput trace, looped from a random offset. Uplink is the trace's own column when it has
+ * one, else a fixed fraction of downlink; RTT is the trace's when it has one (with the same
+ * log-normal jitter), else log-normal around a median.
+ */
 export class TraceChannel extends GridChannel {
   readonly radio: 'wifi' | 'lte';
   private readonly offsetS: number;
   constructor(
     readonly name: string,
-    private readonly trace: Array<{ t: number; mbps: number }>,
+    private readonly trace: TraceSample[],
     private readonly rng: Rng,
     private readonly o: { upRatio: number; rttMs: number; rttSigma: number; radio: 'wifi' | 'lte' },
   ) {
@@ -179,25 +194,169 @@ export class TraceChannel extends GridChannel {
   }
 
   protected sample(step: number): NetworkState {
-    const dur = this.trace.at(-1)!.t;
+    const tr = this.trace, dur = tr.at(-1)!.t;
     const t = (this.offsetS + (step * STEP_MS) / 1000) % dur;
-    let i = 0;
-    while (i < this.trace.length - 1 && this.trace[i + 1]!.t <= t) i++;
-    const down = Math.max(0.01, this.trace[i]!.mbps);
-    return { downMbps: down, upMbps: down * this.o.upRatio, rttMs: this.o.rttMs * Math.exp(this.o.rttSigma * this.rng.normal()) };
+    // the last sample at or before t
+    let lo = 0, hi = tr.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (tr[mid]!.t <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    const x = tr[lo]!;
+    const down = Math.max(0.01, x.mbps);
+    const up = x.upMbps !== undefined ? Math.max(0.01, x.upMbps) : down * this.o.upRatio;
+    const rtt = (x.rttMs ?? this.o.rttMs) * Math.exp(this.o.rttSigma * this.rng.normal());
+    return { downMbps: down, upMbps: up, rttMs: rtt };
   }
 }
 
-/** Parse a two-column trace ("time_s<TAB or space>Mbit/s" per line). */
-export function parseTrace(text: string): Array<{ t: number; mbps: number }> {
-  const out: Array<{ t: number; mbps: number }> = [];
+/** Parse a two-column trace ("time_s<TAB or space>Mbit/s" per line; lines that are not two numbers are skipped). */
+export function parseTrace(text: string): TraceSample[] {
+  const out: TraceSample[] = [];
   for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/);
+    const f = line.trim().split(/[\s,;]+/);
     if (f.length < 2) continue;
     const t = Number(f[0]), mbps = Number(f[1]);
-    if (Number.isFinite(t) && Number.isFinite(mbps)) out.push({ t, mbps });
+    if (f[0] !== '' && Number.isFinite(t) && Number.isFinite(mbps)) out.push({ t, mbps });
   }
   return out;
+}
+
+/**
+ * Parse a Mahimahi packet-delivery trace: one line per opportunity to deliver one 1500-byte packet,
+ * at a millisecond timestamp (repeated timestamps are several packets in that ms); the trace loops
+ * after its last timestamp. Binned into `binMs` windows: Mbit/s = packets x 1500 x 8 bits / window.
+ */
+export function parseMahimahi(text: string, binMs = 500): TraceSample[] {
+  const ts: number[] = [];
+  for (const line of text.split('\n')) {
+    const v = line.trim();
+    if (v === '') continue;
+    const x = Number(v);
+    if (!Number.isFinite(x)) throw new Error(`not a Mahimahi trace line: "${v}"`);
+    ts.push(x);
+  }
+  if (ts.length === 0) return [];
+  const end = Math.max(binMs, ts.at(-1)!);
+  const bins = new Array<number>(Math.ceil(end / binMs)).fill(0);
+  for (const x of ts) bins[Math.min(bins.length - 1, Math.floor(Math.max(0, x - 1e-9) / binMs))]!++;
+  const out: TraceSample[] = bins.map((n, i) => ({ t: (i * binMs) / 1000, mbps: (n * 1500 * 8) / (binMs * 1000) }));
+  // a closing sample so the last window has a length (the channel loops at the last t)
+  out.push({ t: (bins.length * binMs) / 1000, mbps: out.at(-1)!.mbps });
+  return out;
+}
+
+/** Which tabular columns mean what, and the factor to seconds, Mbit/s or ms. */
+const COLUMN_RULES: Array<{ key: 't' | 'mbps' | 'upMbps' | 'rttMs' | 'owdMs'; re: RegExp }> = [
+  { key: 't', re: /^(t|time|timestamp|ts|seconds|sec|elapsed)([_ (\[].*)?$/ },
+  { key: 'upMbps', re: /^(up|upload|uplink|ul|up_?bw|upbandwidth|up_?throughput|up_?mbps)([_ (\[].*)?$/ },
+  { key: 'mbps', re: /^(mbps|bw|bandwidth|throughput|tput|rate|capacity|down|download|downlink|dl|down_?bw|down_?throughput|down_?mbps|bandwidth_mbps|throughput_mbps)([_ (\[].*)?$/ },
+  { key: 'rttMs', re: /^(rtt|ping|round_?trip)([_ (\[].*)?$/ },
+  { key: 'owdMs', re: /^(delay|latency|owd|one_?way_?delay)([_ (\[].*)?$/ },
+];
+
+/** Factor from a column's unit (in its name, e.g. "bandwidth_kbps", "time (ms)") to s, Mbit/s or ms. */
+function unitFactor(key: string, name: string): number {
+  const n = name.toLowerCase();
+  if (key === 't') return /(^|[_ (\[])ms\b|millis/.test(n) ? 1e-3 : /(^|[_ (\[])(us|µs)\b/.test(n) ? 1e-6 : 1;
+  if (key === 'rttMs' || key === 'owdMs') return /(^|[_ (\[])(s|sec|seconds)\b/.test(n) ? 1000 : /(^|[_ (\[])(us|µs)\b/.test(n) ? 1e-3 : 1;
+  if (/gbps|gbit/.test(n)) return 1000;
+  if (/kbps|kbit/.test(n)) return 1e-3;
+  if (/(^|[_ (\[])bps\b|bit\/s|bits/.test(n) && !/mbps|mbit/.test(n)) return 1e-6;
+  if (/kb\/s|kbyte|kbs\b/.test(n)) return 8e-3;
+  if (/mb\/s|mbyte|mbs\b/.test(n) && !/mbps/.test(n)) return 8;
+  return 1;
+}
+
+/** Rows of named values (from CSV or JSON) to samples; throws when no time or bandwidth column. */
+function samplesFromRows(names: string[], rows: Array<Array<number | string | null | undefined>>, what: string): TraceSample[] {
+  const col: Partial<Record<'t' | 'mbps' | 'upMbps' | 'rttMs' | 'owdMs', { i: number; f: number }>> = {};
+  names.forEach((raw, i) => {
+    const n = raw.trim().toLowerCase().replace(/^"|"$/g, '');
+    for (const r of COLUMN_RULES) {
+      if (col[r.key] === undefined && r.re.test(n)) {
+        col[r.key] = { i, f: unitFactor(r.key, n) };
+        break;
+      }
+    }
+  });
+  if (!col.mbps) throw new Error(`${what}: no bandwidth column among ${JSON.stringify(names)} (expected e.g. "bandwidth_mbps", "throughput", "down")`);
+  const out: TraceSample[] = [];
+  rows.forEach((r, k) => {
+    const num = (c?: { i: number; f: number }): number | undefined => {
+      if (!c) return undefined;
+      const v = r[c.i];
+      const x = typeof v === 'number' ? v : v === null || v === undefined || String(v).trim() === '' ? NaN : Number(String(v).trim());
+      return Number.isFinite(x) ? x * c.f : undefined;
+    };
+    const mbps = num(col.mbps);
+    if (mbps === undefined) return;
+    // no time column: one sample per second
+    const t = col.t ? num(col.t) : k;
+    if (t === undefined) return;
+    const s: TraceSample = { t, mbps };
+    const up = num(col.upMbps);
+    if (up !== undefined) s.upMbps = up;
+    const rtt = num(col.rttMs), owd = num(col.owdMs);
+    if (rtt !== undefined) s.rttMs = rtt;
+    else if (owd !== undefined) s.rttMs = 2 * owd; // a one-way delay: the round trip is twice it
+    out.push(s);
+  });
+  out.sort((a, b) => a.t - b.t);
+  // start at 0
+  const t0 = out[0]?.t ?? 0;
+  for (const s of out) s.t -= t0;
+  return out;
+}
+
+/** CSV (comma, semicolon or tab separated) with a header row naming time, bandwidth and delay columns. */
+export function parseCsvTrace(text: string, what = 'csv trace'): TraceSample[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (lines.length < 2) return [];
+  const sep = [',', ';', '\t'].reduce((a, c) => (lines[0]!.split(c).length > lines[0]!.split(a).length ? c : a), ',');
+  const names = lines[0]!.split(sep);
+  return samplesFromRows(names, lines.slice(1).map((l) => l.split(sep)), what);
+}
+
+/**
+ * JSON: an array of objects ({"time_s": 0, "bandwidth_mbps": 3.1, "rtt_ms": 40}), or such an array
+ * under a "samples"/"trace"/"data" key, or an object of equal-length arrays.
+ */
+export function parseJsonTrace(text: string, what = 'json trace'): TraceSample[] {
+  let v: unknown = JSON.parse(text);
+  if (v && !Array.isArray(v) && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const inner = o.samples ?? o.trace ?? o.data;
+    if (Array.isArray(inner)) v = inner;
+    else {
+      const names = Object.keys(o).filter((k) => Array.isArray(o[k]));
+      const n = Math.max(0, ...names.map((k) => (o[k] as unknown[]).length));
+      return samplesFromRows(names, Array.from({ length: n }, (_, i) => names.map((k) => (o[k] as Array<number | string>)[i])), what);
+    }
+  }
+  if (!Array.isArray(v)) throw new Error(`${what}: expected an array of samples`);
+  const names = [...new Set(v.flatMap((r) => (r && typeof r === 'object' ? Object.keys(r as object) : [])))];
+  return samplesFromRows(names, v.map((r) => names.map((k) => (r as Record<string, number | string>)[k])), what);
+}
+
+export type TraceFormat = 'two-column' | 'mahimahi' | 'csv' | 'json';
+
+/** Which reader a file needs: JSON by its first character, Mahimahi when every line is one integer, CSV when the first line has letters. */
+export function detectTraceFormat(text: string): TraceFormat {
+  const body = text.trim();
+  if (body.startsWith('[') || body.startsWith('{')) return 'json';
+  const lines = body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (lines.length > 0 && lines.every((l) => /^\d+$/.test(l))) return 'mahimahi';
+  if (lines.length > 0 && /[a-df-z]/i.test(lines[0]!)) return 'csv';
+  return 'two-column';
+}
+
+/** Read a trace file of any of the four formats (detected from its content). */
+export function readTrace(text: string, what = 'trace'): { format: TraceFormat; samples: TraceSample[] } {
+  const format = detectTraceFormat(text);
+  const samples = format === 'json' ? parseJsonTrace(text, what) : format === 'mahimahi' ? parseMahimahi(text) : format === 'csv' ? parseCsvTrace(text, what) : parseTrace(text);
+  return { format, samples };
 }
 
 export type ChannelKind = 'wifi' | 'lte' | '5g';

@@ -7,7 +7,7 @@
 // entropy bonus, global-norm gradient clipping, Adam. All randomness comes from seeded Rngs.
 import * as tf from '@tensorflow/tfjs';
 import { decodeAction, fractionMask, FRACTIONS, lowLevelActive, maskedLogits, NF, NP, PRECISIONS, precisionActive, type PolicyOutputs } from '../action.ts';
-import type { PlanCounts } from '../cost-model.ts';
+import { ffnBytes, type PlanCounts } from '../cost-model.ts';
 import type { Planner } from '../planners.ts';
 import { SplitwiseEnv, type EnvConfig, type StepInfo } from '../env/simulator.ts';
 import { featureVector, FEATURE_DIM, type DecisionState } from '../features.ts';
@@ -153,14 +153,10 @@ export class PpoTrainer {
   async behaviorClone(teacher: Planner, episodes: number, epochs: number): Promise<{ samples: number; loss: number; accuracy: number }> {
     const graph = this.envCfg.model.graph, env = new SplitwiseEnv(this.envCfg), S = FEATURE_DIM;
     const xs: number[] = [], fi: number[] = [], pi: number[] = [], pa: number[] = [], masks: number[] = [], ret: number[] = [];
-    const layerBytes = graph.layers[0]!.heads[0]!.cost.weightBytes * graph.config.nHead + graph.layers[0]!.ffnChunks.reduce((a, c) => a + c.cost.weightBytes, 0);
+    const layerBytes = graph.layers[0]!.heads[0]!.cost.weightBytes * graph.attnUnits + graph.layers[0]!.ffnChunks.reduce((a, c) => a + c.cost.weightBytes, 0);
     const cloudShare = (c: PlanCounts): number => {
       let b = 0;
-      for (let l = 0; l < c.nLayer; l++) {
-        b += c.cloudHeads[l]! * graph.layers[0]!.heads[0]!.cost.weightBytes;
-        const w = c.cloudWidth[l]!;
-        b += (2 * graph.config.nEmbd * w + w) * 4;
-      }
+      for (let l = 0; l < c.nLayer; l++) b += c.cloudHeads[l]! * graph.layers[0]!.heads[0]!.cost.weightBytes + ffnBytes(graph, c.cloudWidth[l]!);
       return b / (c.nLayer * layerBytes);
     };
     for (let ep = 0; ep < episodes; ep++) {
