@@ -21,6 +21,12 @@
 //   3. the static split: every cut k and wire precision simulated on the training episodes of that
 //      regime, the least mean end-to-end latency kept;
 //   4. every planner on the test episodes; bootstrap 95 % intervals (episodes resampled, seeded).
+//
+// Issue 10 (opt-in): --dynamics switching[,contention] turns on the simulator's switching costs for
+// every family (dynamics.ts), and with contention adds families whose cloud is shared with other
+// edges (wifi+contention, lte+contention). --subject switch-aware makes the DPP + switching planner
+// (hysteresis; its horizon H and network smoothing fitted per family and load on the training
+// episodes, by mean latency) the method every ratio is about, instead of the learned policy.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -38,6 +44,9 @@ import { loadAccuracy, loadProfile } from '../packages/policy/src/node/files.ts'
 import { barChart } from '../packages/policy/src/svg-plot.ts';
 import { Rng } from '../packages/policy/src/rng.ts';
 import type { Channel } from '../packages/policy/src/env/channel.ts';
+import { MarkovChannel, CHANNEL_SPECS } from '../packages/policy/src/env/channel.ts';
+import { DEFAULT_CONTENTION, DEFAULT_SWITCHING, type DynamicsOptions } from '../packages/policy/src/dynamics.ts';
+import { SwitchAwarePlanner } from '../packages/policy/src/planners.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,6 +69,14 @@ const { values: args } = parseArgs({
     /** Stem of the output files in --out. */
     name: { type: 'string', default: 'policy-eval' },
     'bootstrap-seed': { type: 'string', default: '20261202' },
+    /** Opt-in simulator terms for every family: '', 'switching' or 'switching,contention'. */
+    dynamics: { type: 'string', default: '' },
+    /** Whose latency the ratios are about: the learned 'policy', or the 'switch-aware' DPP. */
+    subject: { type: 'string', default: 'policy' },
+    /** Horizons H the switch-aware planner is fitted over (training episodes). */
+    horizons: { type: 'string', default: '1,2,4,8,16' },
+    /** Cuts the static split tries (comma-separated; default: every cut). */
+    'static-cuts': { type: 'string', default: '' },
   },
 });
 const EPISODES = Number(args.episodes), TRAIN_EPISODES = Number(args['train-episodes']), LEN = Number(args['episode-length']);
@@ -85,6 +102,8 @@ interface Family {
   test: (rng: Rng) => Channel;
   trainSeeds: number[];
   testSeeds: number[];
+  /** Opt-in simulator terms (issue 10). */
+  dynamics?: DynamicsOptions;
 }
 const trainSeeds = (salt: number): number[] => Array.from({ length: TRAIN_EPISODES }, (_, i) => TRAIN_SEED_BASE + 100_000 + salt * 1000 + i);
 const testSeeds = Array.from({ length: EPISODES }, (_, i) => EVAL_SEED_BASE + i);
@@ -169,6 +188,25 @@ for (const dir of args.traces ?? []) {
     traceFamily(fam!, files, { ...o, about: `--traces ${d} (${[...formats].join(', ')})` });
   }
 }
+// issue 10: switching costs everywhere, and families with a contended cloud
+const dynKinds = new Set(args.dynamics.split(',').filter(Boolean));
+for (const k of dynKinds) if (k !== 'switching' && k !== 'contention') throw new Error(`--dynamics: unknown term ${k}`);
+if (dynKinds.has('switching')) for (const f of families) f.dynamics = { switching: DEFAULT_SWITCHING };
+if (dynKinds.has('contention')) {
+  for (const kind of ['wifi', 'lte'] as const) {
+    const ch = (rng: Rng) => new MarkovChannel(CHANNEL_SPECS[kind], rng);
+    families.push({
+      name: `${kind}+contention`,
+      kind: 'synthetic',
+      about: `Markov ${kind} channel (scenario.ts), the cloud shared with other edges: load rho an OU process in logit space (mean ${DEFAULT_CONTENTION.meanLoad}, logit sd ${DEFAULT_CONTENTION.sigmaLogit}, time constant ${DEFAULT_CONTENTION.tauS} s, at most ${DEFAULT_CONTENTION.maxLoad}), cloud kernels slowed 1/(1-rho), the load reported to the edge with ${DEFAULT_CONTENTION.reportSigma * 100} % noise; seeds never used in training`,
+      train: ch,
+      test: ch,
+      trainSeeds: trainSeeds(families.length),
+      testSeeds,
+      dynamics: { ...(dynKinds.has('switching') ? { switching: DEFAULT_SWITCHING } : {}), contention: DEFAULT_CONTENTION },
+    });
+  }
+}
 const only = args.families ? new Set(args.families.split(',')) : undefined;
 const selected = families.filter((f) => !only || only.has(f.name));
 for (const s of skipped) console.log(`note: ${s}`);
@@ -186,6 +224,22 @@ const LABEL: Record<string, string> = {
   'adaptive layer split': 'DPP layer',
   'exact optimum (DP)': 'DPP exact',
 };
+const SUBJECT = args.subject;
+if (SUBJECT !== 'policy' && SUBJECT !== 'switch-aware') throw new Error('--subject must be policy or switch-aware');
+const HORIZONS = args.horizons.split(',').map(Number);
+const STATIC_CUTS = args['static-cuts'] ? args['static-cuts'].split(',').map(Number) : undefined;
+/** The switch-aware planner with what the simulator charges (the defaults of dynamics.ts). */
+const switchAware = (h: number, smooth: boolean): SwitchAwarePlanner => new SwitchAwarePlanner(DEFAULT_SWITCHING, h, smooth);
+/** The same with H = 1: a per-decision planner that knows the switching cost but does not look ahead. */
+const myopicSwitch = new SwitchAwarePlanner(DEFAULT_SWITCHING, 1);
+const labelOf = (p: Planner): string =>
+  p instanceof StaticLayerSplitPlanner
+    ? `static ${p.criterion === 'latency' ? 'lat' : 'obj'} (k=${p.k}, ${p.precision})`
+    : p === myopicSwitch
+      ? 'DPP+switch H=1'
+      : p instanceof SwitchAwarePlanner
+        ? 'DPP+switch'
+        : LABEL[p.name] ?? p.name;
 
 const LOADS: Record<string, [number, number]> = { light: [0.1, 0.3], heavy: [0.45, 0.65] };
 const loads = args.loads.split(',').filter((l) => l in LOADS);
@@ -193,9 +247,9 @@ const burstShare = DEFAULT_WORKLOAD.meanBurstSeconds / (DEFAULT_WORKLOAD.meanBur
 /** Time-average arrival rate factor over the base rate (bursts at burstFactor x). */
 const burstMean = 1 + (DEFAULT_WORKLOAD.burstFactor - 1) * burstShare;
 
-function regimeConfig(channel: (rng: Rng) => Channel, nominalServiceS: number, load: [number, number]): EnvConfig {
+function regimeConfig(channel: (rng: Rng) => Channel, nominalServiceS: number, load: [number, number], dynamics?: DynamicsOptions): EnvConfig {
   const cfg = envConfig(model, edge, channel, LEN, memory);
-  return { ...cfg, nominalServiceS, workload: { ...DEFAULT_WORKLOAD, loadMin: load[0], loadMax: load[1] } };
+  return { ...cfg, nominalServiceS, workload: { ...DEFAULT_WORKLOAD, loadMin: load[0], loadMax: load[1] }, ...(dynamics ? { dynamics } : {}) };
 }
 
 /** Per-episode means of a metric. */
@@ -227,6 +281,8 @@ interface Row {
   rho: number;
   /** policy latency / this planner's, with its interval, and episodes where the policy was faster. */
   ratio?: { value: number; lo: number; hi: number; wins: number; n: number };
+  /** Mean reward over the test episodes (the objective -(drift + V penalty)) and its interval. */
+  rewardCI?: { lo: number; hi: number };
 }
 interface Block {
   family: string;
@@ -237,6 +293,9 @@ interface Block {
   refServiceS: number;
   lambdaPerS: number;
   static: { latency: string; objective: string; top: Array<{ k: number; precision: string; meanLatencyS: number; meanReward: number }>; fitS: number };
+  /** The switch-aware planner's fit (subject switch-aware): every (H, smooth) tried on the training episodes. */
+  switchFit?: { chosen: string; tried: Array<{ name: string; meanLatencyS: number }> };
+  dynamics?: DynamicsOptions;
   rows: Row[];
 }
 const blocks: Block[] = [];
@@ -246,28 +305,42 @@ for (const fam of selected) {
   const tf = performance.now();
   // 1. the reference service time, at a trickle of load on the training episodes
   const calSeeds = Array.from({ length: CAL_EPISODES }, (_, i) => fam.trainSeeds[0]! + 50_000 + i);
-  const calCfg = { ...regimeConfig(fam.train, envConfig(model, edge, fam.train, LEN, memory).nominalServiceS, [0.02, 0.02]), episodeLength: 24 };
+  const calCfg = { ...regimeConfig(fam.train, envConfig(model, edge, fam.train, LEN, memory).nominalServiceS, [0.02, 0.02], fam.dynamics), episodeLength: 24 };
   const cal = summarize(await runEpisodes(calCfg, adaptive, calSeeds));
   const refS = cal.meanServiceS;
   for (const load of loads) {
     const range = LOADS[load]!;
     const lambda = (((range[0] + range[1]) / 2) * burstMean) / refS;
     // 2-3. the static split for this family and regime, on its training episodes
-    const trainCfg = regimeConfig(fam.train, refS, range);
+    const trainCfg = regimeConfig(fam.train, refS, range, fam.dynamics);
     const ts = performance.now();
-    const cands = await StaticLayerSplitPlanner.candidatesOf(model, async (p) => summarize(await runEpisodes(trainCfg, p, fam.trainSeeds)));
+    const cands = await StaticLayerSplitPlanner.candidatesOf(model, async (p) => summarize(await runEpisodes(trainCfg, p, fam.trainSeeds)), STATIC_CUTS);
     const staticSplit = StaticLayerSplitPlanner.pick(cands, 'latency'), staticJ = StaticLayerSplitPlanner.pick(cands, 'objective');
     const fitS = (performance.now() - ts) / 1000;
+    // the switch-aware planner: H and smoothing fitted on the same training episodes, by mean latency
+    let switchFit: Block['switchFit'];
+    let subject: Planner = policy;
+    if (SUBJECT === 'switch-aware') {
+      const tried: Array<{ p: SwitchAwarePlanner; meanLatencyS: number }> = [];
+      for (const h of HORIZONS) for (const sm of [false, true]) {
+        const p = switchAware(h, sm);
+        tried.push({ p, meanLatencyS: summarize(await runEpisodes(trainCfg, p, fam.trainSeeds)).meanLatencyS });
+      }
+      tried.sort((a, b) => a.meanLatencyS - b.meanLatencyS);
+      subject = tried[0]!.p;
+      switchFit = { chosen: subject.name, tried: tried.map((t) => ({ name: t.p.name, meanLatencyS: t.meanLatencyS })) };
+    }
     // 4. every planner on the test episodes
-    const testCfg = regimeConfig(fam.test, refS, range);
-    const planners: Planner[] = [policy, staticSplit, staticJ, ...fixedPlanners];
+    const testCfg = regimeConfig(fam.test, refS, range, fam.dynamics);
+    const planners: Planner[] = SUBJECT === 'policy' ? [policy, staticSplit, staticJ, ...fixedPlanners] : [subject, policy, staticSplit, staticJ, ...fixedPlanners, myopicSwitch];
     const logs = new Map<string, EpisodeLog[]>();
     for (const p of planners) logs.set(p.name, await runEpisodes(testCfg, p, fam.testSeeds));
-    const polEp = episodeMeans(logs.get(policy.name)!, 'latencyS');
+    const polEp = episodeMeans(logs.get(subject.name)!, 'latencyS');
     const rows: Row[] = planners.map((p, pi) => {
       const l = logs.get(p.name)!, s = summarize(l), ep = episodeMeans(l, 'latencyS');
-      const row: Row = { planner: p.name, label: p instanceof StaticLayerSplitPlanner ? `static ${p.criterion === 'latency' ? 'lat' : 'obj'} (k=${p.k}, ${p.precision})` : LABEL[p.name] ?? p.name, summary: s, episodeLatency: ep, latencyCI: bootstrap(ep, undefined, bootSeed + pi), rho: lambda * s.meanServiceS };
-      if (p !== policy) {
+      const rw = l.map((x) => x.rewards.reduce((a, v) => a + v, 0) / x.rewards.length);
+      const row: Row = { planner: p.name, label: labelOf(p), summary: s, episodeLatency: ep, latencyCI: bootstrap(ep, undefined, bootSeed + pi), rho: lambda * s.meanServiceS, rewardCI: bootstrap(rw, undefined, bootSeed + 50 + pi) };
+      if (p !== subject) {
         const ci = bootstrap(polEp, ep, bootSeed + 100 + pi);
         row.ratio = { value: mean(polEp) / mean(ep), ...ci, wins: polEp.filter((v, i) => v < ep[i]!).length, n: ep.length };
       }
@@ -282,6 +355,8 @@ for (const fam of selected) {
       refServiceS: refS,
       lambdaPerS: lambda,
       static: { latency: staticSplit.name, objective: staticJ.name, top: staticSplit.candidates.slice(0, 5).map((c) => ({ k: c.k, precision: c.precision, meanLatencyS: c.meanLatencyS, meanReward: c.meanReward })), fitS },
+      ...(switchFit ? { switchFit } : {}),
+      ...(fam.dynamics ? { dynamics: fam.dynamics } : {}),
       rows,
     });
     for (const r of rows) {
@@ -289,7 +364,8 @@ for (const fam of selected) {
       console.log(
         `${fam.name.padEnd(12)} ${load.padEnd(5)} ${r.label.padEnd(28)} latency ${s.meanLatencyS.toFixed(1).padStart(7)} s [${r.latencyCI.lo.toFixed(1)}, ${r.latencyCI.hi.toFixed(1)}]  service ${s.meanServiceS.toFixed(1).padStart(6)}  ` +
           `${s.energyPerTokenJ.toFixed(2)} J/tok  KL ${s.meanAccuracyLoss.toExponential(1)}  Q ${s.meanQueue.toFixed(2)}  rho ${r.rho.toFixed(2)}` +
-          (r.ratio ? `  policy/it ${r.ratio.value.toFixed(2)} [${r.ratio.lo.toFixed(2)}, ${r.ratio.hi.toFixed(2)}] wins ${r.ratio.wins}/${r.ratio.n}` : '') +
+          (s.switchesPerRequest !== undefined ? `  switches/req ${s.switchesPerRequest.toFixed(2)} (${s.meanSwitchS!.toFixed(2)} s)` : '') +
+          (r.ratio ? `  ${SUBJECT}/it ${r.ratio.value.toFixed(2)} [${r.ratio.lo.toFixed(2)}, ${r.ratio.hi.toFixed(2)}] wins ${r.ratio.wins}/${r.ratio.n}` : '') +
           `  ${s.meanDecisionMs.toFixed(2)} ms/dec`,
       );
     }
@@ -331,8 +407,13 @@ md.push(
 md.push(`Planners: **policy** = the trained policy (ONNX, greedy); **static lat** / **static obj** = one cut k and one wire precision, fitted per family and load on the training episodes by the least mean end-to-end latency / the best mean reward (the objective, which carries the energy and accuracy budgets); **edge-only** (the most leading layers that fit, the rest on the cloud at the best precision); **cloud-only** (checkpointed, wire precision with the least J per decision); **DPP layer** = Lyapunov drift-plus-penalty per decision over layer cuts x precisions (no learning; the "adaptive layer split"); **DPP exact** = the same over the full head/chunk space (optimum.ts, exact with memory). Intervals: bootstrap 95 % over test episodes (2,000 resamples, seed ${bootSeed}); the ratio is the policy's mean latency over the planner's (below 1: the policy is faster), resampled in pairs (same seeds); wins = test episodes in which the policy's mean latency was lower.`, '');
 if (skipped.length) md.push(`Skipped or substituted: ${skipped.join('; ')}.`, '');
 
-md.push('## Summary: policy mean latency / baseline mean latency (95 % CI), policy wins / episodes', '');
-const baseLabels = ['static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact'];
+if (SUBJECT === 'switch-aware') {
+  md.push(`Subject: **DPP+switch** = the Lyapunov DPP rule over layer cuts x precisions plus the cost of changing the plan (dynamics.ts switchCost, priced in J's units) amortised over a horizon of H requests, with the network optionally smoothed over the last 4 s; H in {${HORIZONS.join(', ')}} and the smoothing fitted per family and load on the training episodes by mean latency. **DPP+switch H=1** knows the switching cost but does not amortise it (a per-decision planner). Ratios below are DPP+switch's mean latency over each planner's.`, '');
+}
+if (dynKinds.size) md.push(`Simulator terms on (issue 10, dynamics.ts): ${[...dynKinds].join(', ')}. Switching: the edge loads weights it gains at ${DEFAULT_SWITCHING.edgeLoadMBps} MB/s unless the whole model fits its free memory, the cloud gathers weights it gains at ${DEFAULT_SWITCHING.cloudGatherMsPerByte * 1e6} ms/MB, ${DEFAULT_SWITCHING.perLayerSetupMs} ms per changed layer, one RTT when the cloud is involved; between requests no KV cache is carried. Contention (families *+contention only): see their description.`, '');
+const SUBJ = SUBJECT === 'policy' ? 'policy' : 'DPP+switch';
+md.push(`## Summary: ${SUBJ} mean latency / baseline mean latency (95 % CI), ${SUBJ} wins / episodes`, '');
+const baseLabels = SUBJECT === 'policy' ? ['static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact'] : ['policy', 'static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact', 'DPP+switch H=1'];
 const rowOf = (b: Block, l: string): Row => b.rows.find((r) => (l.startsWith('static') ? r.label.startsWith(l) : r.label === l))!;
 md.push(`| family | load | ${baseLabels.map((l) => `vs ${l}`).join(' | ')} | best method (mean latency s) |`);
 md.push(`|---|---|${baseLabels.map(() => '---:').join('|')}|---|`);
@@ -356,23 +437,26 @@ for (const b of blocks) {
 md.push('');
 
 for (const b of blocks) {
-  md.push(`## ${b.family}, ${b.load} load`, '', `${b.about}. S_ref ${f(b.refServiceS)} s; load ${b.loadRange[0]}-${b.loadRange[1]}; time-average arrival rate ${b.lambdaPerS.toPrecision(2)}/s. Static splits fitted: ${b.static.latency} and ${b.static.objective} (best five by latency on the training episodes: ${b.static.top.map((t) => `k=${t.k} ${t.precision} ${f(t.meanLatencyS)} s`).join('; ')}; fitting took ${b.static.fitS.toFixed(0)} s).`, '');
-  md.push('| planner | mean latency s [95 % CI] | p95 s | mean service s | rho | edge J/token | KL/token | mean queue | max queue | cloud share | fp32/fp16/int8 % | policy / it [95 % CI] | policy wins | ms/decision |');
-  md.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+  md.push(`## ${b.family}, ${b.load} load`, '', `${b.about}. S_ref ${f(b.refServiceS)} s; load ${b.loadRange[0]}-${b.loadRange[1]}; time-average arrival rate ${b.lambdaPerS.toPrecision(2)}/s. Static splits fitted: ${b.static.latency} and ${b.static.objective} (best five by latency on the training episodes: ${b.static.top.map((t) => `k=${t.k} ${t.precision} ${f(t.meanLatencyS)} s`).join('; ')}; fitting took ${b.static.fitS.toFixed(0)} s).${b.switchFit ? ` Switch-aware fit: ${b.switchFit.chosen} (training mean latency: ${b.switchFit.tried.map((t) => `${t.name.replace('DPP + switching ', '')} ${f(t.meanLatencyS)} s`).join('; ')}).` : ''}`, '');
+  const sw = b.rows.some((r) => r.summary.switchesPerRequest !== undefined);
+  md.push(`| planner | mean latency s [95 % CI] | p95 s | mean service s | rho | edge J/token | KL/token | mean queue | max queue | cloud share | fp32/fp16/int8 % | mean reward [95 % CI] |${sw ? ' plan changes / request | s changing / request |' : ''} ${SUBJ} / it [95 % CI] | ${SUBJ} wins | ms/decision |`);
+  md.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|${sw ? '---:|---:|' : ''}---:|---:|---:|`);
   for (const r of b.rows) {
     const x = r.summary, ps = x.precisionShare;
-    md.push(`| ${r.label} | ${f(x.meanLatencyS)} ${ci(r.latencyCI)} | ${f(x.p95LatencyS)} | ${f(x.meanServiceS)} | ${r.rho.toFixed(2)} | ${f(x.energyPerTokenJ, 2)} | ${x.meanAccuracyLoss.toExponential(1)} | ${f(x.meanQueue, 2)} | ${x.maxQueue} | ${f(x.meanCloudFraction, 2)} | ${[ps.fp32 ?? 0, ps.fp16 ?? 0, ps.int8 ?? 0].map((v) => Math.round(100 * v)).join('/')} | ${r.ratio ? `${r.ratio.value.toFixed(2)} ${ci(r.ratio, 2)}` : '–'} | ${r.ratio ? `${r.ratio.wins}/${r.ratio.n}` : '–'} | ${f(x.meanDecisionMs, 2)} |`);
+    md.push(`| ${r.label} | ${f(x.meanLatencyS)} ${ci(r.latencyCI)} | ${f(x.p95LatencyS)} | ${f(x.meanServiceS)} | ${r.rho.toFixed(2)} | ${f(x.energyPerTokenJ, 2)} | ${x.meanAccuracyLoss.toExponential(1)} | ${f(x.meanQueue, 2)} | ${x.maxQueue} | ${f(x.meanCloudFraction, 2)} | ${[ps.fp32 ?? 0, ps.fp16 ?? 0, ps.int8 ?? 0].map((v) => Math.round(100 * v)).join('/')} | ${f(x.meanReward, 2)} ${r.rewardCI ? ci(r.rewardCI, 2) : ''} |${sw ? ` ${f(x.switchesPerRequest ?? 0, 2)} | ${f(x.meanSwitchS ?? 0, 2)} |` : ''} ${r.ratio ? `${r.ratio.value.toFixed(2)} ${ci(r.ratio, 2)}` : '–'} | ${r.ratio ? `${r.ratio.wins}/${r.ratio.n}` : '–'} | ${f(x.meanDecisionMs, 2)} |`);
   }
   md.push('');
 }
 
 // the paper's headline comparisons, on our numbers
+if (SUBJECT === 'policy') {
 md.push("## Against the paper's claims", '');
 md.push('| family | load | latency: static split (by latency) / policy | latency: DPP layer / policy | energy saved vs static split (by latency) | p95 lower than cloud-only |');
 md.push('|---|---|---:|---:|---:|---:|');
 for (const b of blocks) {
   const pol = b.rows[0]!.summary, st = rowOf(b, 'static lat').summary, dl = rowOf(b, 'DPP layer').summary, co = rowOf(b, 'cloud-only').summary;
   md.push(`| ${b.family} | ${b.load} | ${(st.meanLatencyS / pol.meanLatencyS).toFixed(2)}x | ${(dl.meanLatencyS / pol.meanLatencyS).toFixed(2)}x | ${f(100 * (1 - pol.energyPerTokenJ / st.energyPerTokenJ))} % | ${f(100 * (1 - pol.p95LatencyS / co.p95LatencyS))} % |`);
+}
 }
 const optDec = blocks.flatMap((b) => b.rows.filter((r) => r.label === 'DPP exact').map((r) => r.summary.meanDecisionMs));
 md.push('', `Policy decision time (features, ONNX, plan) in Node: p50 ${decision.p50Ms.toFixed(3)} ms, p99 ${decision.p99Ms.toFixed(3)} ms (${decision.runtime}, ${decision.samples} decisions). DPP exact (optimum.ts): ${f(mean(optDec), 1)} ms per decision on average over the families (max family mean ${f(Math.max(...optDec), 1)} ms).`);
@@ -385,10 +469,10 @@ await writeFile(
 for (const load of loads) {
   const bs = blocks.filter((b) => b.load === load);
   if (bs.length === 0) continue;
-  const labels = ['policy', ...baseLabels];
+  const labels = [SUBJ, ...baseLabels];
   await writeFile(
     `${args.out}/${NAME}-latency-${load}.svg`,
-    barChart({ title: `mean end-to-end latency (s), ${load} load`, yLabel: 'mean latency (s)', categories: bs.map((b) => b.family), series: labels.map((l) => ({ name: l, values: bs.map((b) => (l === 'policy' ? b.rows[0]! : rowOf(b, l)).summary.meanLatencyS) })) }),
+    barChart({ title: `mean end-to-end latency (s), ${load} load`, yLabel: 'mean latency (s)', categories: bs.map((b) => b.family), series: labels.map((l) => ({ name: l, values: bs.map((b) => (l === SUBJ ? b.rows[0]! : rowOf(b, l)).summary.meanLatencyS) })) }),
   );
 }
 console.log(`wrote ${args.out}/${NAME}.md, ${NAME}.json, ${NAME}-latency-{${loads.join(',')}}.svg; ${((performance.now() - t0) / 1000).toFixed(0)} s`);

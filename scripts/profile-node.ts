@@ -4,10 +4,11 @@
 // kind and regime. Writes packages/policy/profiles/node-epyc-2vcpu.json (+ .samples.json with every
 // measurement) and the derived device profiles (Raspberry Pi 5, Jetson Orin NX 15W, Galaxy S23).
 //
-//   npx tsx scripts/profile-node.ts [--quick] [--threads 2]
+//   npx tsx scripts/profile-node.ts [--quick] [--threads 2] [--presets gpt2,gpt2-xl,smollm-135m]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import type { PresetName } from '@splitwise/core';
 import { OrtNodeRuntime } from '@splitwise/runtime-node';
 import type { DeviceProfile, Sample } from '../packages/policy/src/profile.ts';
 import { effectiveRates, fitProfileKernels, formatFits, profileSweep } from '../packages/policy/src/profiler.ts';
@@ -16,6 +17,8 @@ import { derivedProfiles } from '../packages/policy/src/devices.ts';
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    /** Model shapes to sweep, comma-separated presets of any family (e.g. gpt2,gpt2-xl,smollm-135m). */
+    presets: { type: 'string', default: 'gpt2,gpt2-xl' },
     threads: { type: 'string', default: '2' },
     out: { type: 'string', default: 'packages/policy/profiles' },
     /** Fit again from the saved samples without measuring. */
@@ -35,7 +38,7 @@ const load0 = os.loadavg()[0]!;
 const previous = args.refit ? (JSON.parse(await readFile(`${args.out}/node-epyc-2vcpu.json`, 'utf8')) as DeviceProfile) : undefined;
 const samples: Sample[] = args.refit
   ? (JSON.parse(await readFile(`${args.out}/node-epyc-2vcpu.samples.json`, 'utf8')) as Sample[])
-  : await profileSweep(runtime, { quick, rounds: ROUNDS, onSample: (_, line) => console.log(line) });
+  : await profileSweep(runtime, { quick, rounds: ROUNDS, presets: args.presets.split(',') as PresetName[], onSample: (_, line) => console.log(line) });
 const wall = (performance.now() - t0) / 1000;
 
 const kernels = fitProfileKernels(samples);

@@ -90,7 +90,7 @@ export async function runSoak(o: SoakOptions) {
     const args = ['--model', dir, '--threads', '1', '--max-sessions', String(o.edges + 8), '--max-connections', String(4 * o.edges + 64), '--trust-proxy', '127.0.0.1'];
     backends.push(...(await Promise.all(Array.from({ length: o.backends }, () => spawnServer(args, { env: { LOG_LEVEL: 'warn' } })))));
     const ports = backends.map((b) => b.port);
-    lb = await startHaproxy({ backends: ports.map((p) => `127.0.0.1:${p}`), socket: join(root, 'haproxy.sock'), maxConnPerAddress: 4 * o.edges + 64 });
+    lb = await startHaproxy({ backends: ports.map((p) => `127.0.0.1:${p}`), socket: join(root, 'haproxy.sock'), maxConnPerAddress: 4 * o.edges + 64, maxconn: 8 * o.edges + 256 });
     await lb.waitUp(o.backends);
     log(`soak: ${haproxyVersion()} at ${lb.url} in front of ${o.backends} backends (ports ${ports.join(', ')})`);
 

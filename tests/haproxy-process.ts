@@ -46,7 +46,7 @@ export interface Haproxy {
  * Start HAProxy with deploy/haproxy.cfg: `backends` are host:port of up to 3 servers (missing ones
  * point at a closed port and stay DOWN), `socket` the runtime API's path.
  */
-export async function startHaproxy(o: { backends: string[]; socket: string; maxConnPerAddress?: number }): Promise<Haproxy> {
+export async function startHaproxy(o: { backends: string[]; socket: string; maxConnPerAddress?: number; maxconn?: number }): Promise<Haproxy> {
   if (o.backends.length > HAPROXY_BACKENDS) throw new Error(`deploy/haproxy.cfg declares ${HAPROXY_BACKENDS} backends`);
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -54,6 +54,9 @@ export async function startHaproxy(o: { backends: string[]; socket: string; maxC
     SPLITWISE_LISTEN: `127.0.0.1:${port}`,
     SPLITWISE_HAPROXY_SOCKET: o.socket,
     SPLITWISE_MAX_CONN_PER_ADDRESS: String(o.maxConnPerAddress ?? 32),
+    // the cfg's 4096 needs ~8,200 file descriptors; a test needs far fewer, and a CI runner's hard
+    // limit may be 1,024 or 4,096
+    SPLITWISE_HAPROXY_MAXCONN: String(o.maxconn ?? 256),
   };
   for (let i = 0; i < HAPROXY_BACKENDS; i++) env[`SPLITWISE_BACKEND_${i + 1}`] = o.backends[i] ?? `127.0.0.1:${await freePort()}`;
   // -db: stay in the foreground, logs on stdout

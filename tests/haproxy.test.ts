@@ -6,6 +6,7 @@
 // tokens equal the undisturbed run's. Skipped, saying so, only where the haproxy binary is missing
 // (.ci/run installs Debian's).
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket as TcpSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,8 @@ import { buildModelGraph, generate, randomPlan, SplitSessions, type CloudReply, 
 import { loadGpt2FromDir, makeModel, type LoadedGpt2Checkpoint } from '@splitwise/checkpoint/node';
 import { graphSource, OrtNodeRuntime } from '@splitwise/runtime-node';
 import { connectRemoteEdge, type RemoteEdge } from '@splitwise/cli/remote-edge';
-import { getJson, pidOf, referenceTokens, spawnServer, type ServerProcess } from './server-process.ts';
+import { helloFor } from '../apps/server/src/test-support.ts';
+import { getJson, pidOf, referenceTokens, sleep, spawnServer, type ServerProcess } from './server-process.ts';
 import { haproxyVersion, startHaproxy, type Haproxy } from './haproxy-process.ts';
 
 const VERSION = haproxyVersion();
@@ -128,6 +130,35 @@ describe.skipIf(!VERSION)(`behind HAProxy (${VERSION ?? 'missing'}) with deploy/
     expect(await answer(run)).toEqual(reference);
     expect(run.events.filter((e) => e.type === 'failure')).toEqual([]);
     await run.edge.close();
+  });
+
+  it('per client address: the backends see the client (X-Forwarded-For from the trusted balancer), and HAProxy caps connections per source address', async () => {
+    // a socket.io client from its own loopback address, through the balancer
+    const from = '127.0.0.9';
+    const s = io(lb.url, { transports: ['websocket'], reconnection: false, forceNew: true, localAddress: from } as Parameters<typeof io>[1]);
+    await new Promise<void>((resolve, reject) => (s.once('connect', () => resolve()), s.once('connect_error', reject)));
+    const hello = await s.timeout(5000).emitWithAck('hello', helloFor(graph));
+    expect(hello.ok).toBe(true);
+    const serving = backends.find((b) => b.proc.pid === pidOf(hello.worker))!;
+    const stats = await getJson<{ sessions: Array<{ session: string; remote: string }> }>(`${serving.url}/api/stats`);
+    expect(stats.sessions.find((x) => x.session === hello.session)?.remote).toBe(from);
+    s.disconnect();
+
+    // deploy/haproxy.cfg: more than SPLITWISE_MAX_CONN_PER_ADDRESS (32 here) at once from one address are refused
+    // (one at a time, so the count is exact; a refused one is reset, at connect or just after)
+    const socks: TcpSocket[] = [];
+    for (let i = 0; i < 36; i++) {
+      const k = connect({ host: '127.0.0.1', port: lb.port, localAddress: '127.0.0.10' });
+      k.on('error', () => undefined);
+      socks.push(k);
+      await new Promise((r) => (k.once('connect', r), k.once('close', r)));
+    }
+    await sleep(300);
+    const open = socks.filter((k) => !k.destroyed && k.readyState === 'open');
+    expect(open.length).toBe(32);
+    socks.forEach((k) => k.destroy());
+    // another address is unaffected meanwhile
+    expect((await getJson<{ ok: boolean }>(`${lb.url}/api/health`)).ok).toBe(true);
   });
 
   it('draining the serving backend for an upgrade: no new connections reach it, it is stopped and restarted mid-answer, the answer is unchanged', async () => {

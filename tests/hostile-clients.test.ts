@@ -91,7 +91,7 @@ async function withBystander<T>(attack: () => Promise<T>): Promise<T> {
     while (!done || answers === 0) {
       const b = await bystander();
       expect(b.tokens).toEqual(reference);
-      expect(b.healthMs).toBeLessThan(1500);
+      expect(b.healthMs).toBeLessThan(3000); // generous: the CI machine's cores are shared
       answers++;
     }
     return answers;
@@ -173,7 +173,7 @@ describe('hostile clients: the server keeps serving a well-behaved edge exactly'
     for (const r of results) {
       expect(r.data).toMatch(/^HTTP\/1\.1 408/);
       expect(r.ms).toBeGreaterThanOrEqual(LIMITS.headersTimeoutMs - 50);
-      expect(r.ms).toBeLessThan(LIMITS.headersTimeoutMs + 1500);
+      expect(r.ms).toBeLessThan(LIMITS.headersTimeoutMs + 3000); // Node checks every 250 ms here; slack for a loaded machine
     }
     expect(server.stats().totals.errors.too_many_connections_per_address ?? 0).toBe(0);
   });
@@ -190,7 +190,12 @@ describe('hostile clients: the server keeps serving a well-behaved edge exactly'
         clearInterval(drip);
       }
     });
-    for (const r of results) expect(r.ms).toBeLessThan(LIMITS.requestTimeoutMs + 1500);
+    for (const r of results) {
+      // answered at once (there is no such POST route), then cut off when the body has not arrived in time
+      expect(r.data).toMatch(/^HTTP\/1\.1 404/);
+      expect(r.ms).toBeGreaterThanOrEqual(LIMITS.requestTimeoutMs - 50);
+      expect(r.ms).toBeLessThan(LIMITS.requestTimeoutMs + 3000);
+    }
   });
 
   it('oversized request targets (414) and headers (431): refused, and the server answers the next request', async () => {

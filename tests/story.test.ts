@@ -5,16 +5,43 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeModel } from '@splitwise/checkpoint/node';
+import { loadModelFromDir, loadTokenizerFromDir, makeModel } from '@splitwise/checkpoint/node';
+import { argmax, buildModelGraph, cloudOnlyPlan, edgeOnlyPlan, halfPlan, layerSplitPlan, randomPlan } from '@splitwise/core';
+import { createLocalSplit } from '@splitwise/runtime-node';
 import { REPO, spawnServer, type ServerProcess } from './server-process.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const run = promisify(execFile);
-const upstream = JSON.parse(readFileSync(new URL('../packages/checkpoint/src/__fixtures__/llama2c-stories260K-greedy.json', import.meta.url), 'utf8')) as { text: string };
+const upstream = JSON.parse(readFileSync(new URL('../packages/checkpoint/src/__fixtures__/llama2c-stories260K-greedy.json', import.meta.url), 'utf8')) as {
+  text: string;
+  promptIds: number[];
+  generatedIds: number[];
+};
 const OPENING = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
 const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', ...args], { cwd: REPO, maxBuffer: 1 << 24 });
+
+describe('the story model under every plan', () => {
+  it("greedy decoding gives llama2.c's 76 tokens under whole-side, layer, half and 12 random plans, with plan changes", async () => {
+    const ckpt = await loadModelFromDir(join(REPO, 'models/stories260K')), graph = buildModelGraph(ckpt.config);
+    const tok = await loadTokenizerFromDir(join(REPO, 'models/stories260K'));
+    expect(tok.encodePrompt('Once upon a time')).toEqual(upstream.promptIds);
+    const split = await createLocalSplit(ckpt, edgeOnlyPlan(graph));
+    const plans = [edgeOnlyPlan(graph), cloudOnlyPlan(graph), halfPlan(graph), layerSplitPlan(graph, 2), ...Array.from({ length: 12 }, (_, i) => randomPlan(graph, 40 + i))];
+    for (const [i, plan] of plans.entries()) {
+      await split.edge.reset(plan);
+      const out: number[] = [];
+      let logits = await split.edge.forward(upstream.promptIds);
+      while (out.length < upstream.generatedIds.length) {
+        out.push(argmax(logits));
+        if (out.length === 30 && i % 3 === 2) await split.edge.setPlan(randomPlan(graph, 900 + i)); // moved units rebuild their KV
+        logits = await split.edge.forward([out.at(-1)!]);
+      }
+      expect(out, `plan ${i}`).toEqual(upstream.generatedIds);
+    }
+  });
+});
 
 describe('the story model from the command line', () => {
   let server: ServerProcess, tmp: string;

@@ -10,15 +10,16 @@ const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
 
 test('tokens stream into the chat, a screenshot mid-answer, and Stop stops', async ({ page }) => {
   const errors = collectErrors(page);
-  const MAX = 120;
-  await page.goto(`/?plan=random:5&max=${MAX}`);
+  // the shipped story model; long enough an answer that Stop lands mid-way
+  const MAX = 480;
+  await page.goto(`/?model=stories260K&plan=random:5&max=${MAX}`);
   await waitReady(page);
-  await page.getByRole('textbox', { name: 'Prompt' }).fill('Once upon a time, a small browser and a big server');
+  await page.getByRole('textbox', { name: 'Prompt' }).fill('Once upon a time');
   await page.getByRole('button', { name: 'Generate' }).click();
 
   await page.waitForFunction(() => {
     const s = (globalThis as HookWindow).__splitwise!.state;
-    return s.running && (s.last?.tokens.length ?? 0) >= 16;
+    return s.running && (s.last?.tokens.length ?? 0) >= 40;
   });
   await expect(page.locator('.turn.streaming .completion')).not.toBeEmpty();
   const shot = test.info().outputPath('mid-answer.png');

@@ -74,7 +74,7 @@ engineOptions(program.command('logits').description('run the split engine once; 
     console.log(
       JSON.stringify({
         logits: Array.from(logits),
-        plan: planToJson(e.edge.plan),
+        plan: planToJson(e.edge.plan, e.graph),
         crossings: s.calls - before.calls,
         bytes: { up: s.bytesUp - before.bytesUp, down: s.bytesDown - before.bytesDown, total: s.bytesUp - before.bytesUp + s.bytesDown - before.bytesDown },
       }),

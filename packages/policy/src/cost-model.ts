@@ -138,6 +138,8 @@ export interface LinkCostOptions {
 export interface PassOptions extends LinkCostOptions {
   /** The first pass after a reset: the cloud re-gathers the weights of its mixed-block shares. */
   sequenceStart?: boolean;
+  /** Opt-in (cloud contention, dynamics.ts): the cloud's kernels take this many times as long. Absent: 1. */
+  cloudFactor?: number;
 }
 
 /** One forward pass of n rows (decode: n = 1), linear in P. */
@@ -361,6 +363,7 @@ export function passTime(p: PassModel, rowBytes: number, P: number, net: Network
   for (const c of p.calls) {
     const u = c.rowsUp * p.n * rowBytes, d = c.rowsDown * p.n * rowBytes;
     let cloudMs = at(c.cloud, P);
+    if (o.cloudFactor !== undefined) cloudMs *= o.cloudFactor;
     if (oh) {
       if (o.sequenceStart) cloudMs += oh.gatherMsPerByte * c.gatherBytes;
       cloudMs += oh.msPerCall + oh.msPerByte * (u + d); // on the critical path like the cloud's compute
@@ -400,17 +403,20 @@ export function requestCost(
   req: RequestShape,
   net: NetworkState | ((tMs: number) => NetworkState),
   energy?: EnergyModel,
+  /** Opt-in (cloud contention): the cloud's slowdown at ms since the start, asked at every pass. */
+  cloudFactorAt?: (tMs: number) => number,
 ): RequestCost {
   const netAt = typeof net === 'function' ? net : () => net;
   let t = 0, edgeMs = 0, up = 0, down = 0;
-  const pre = passTime(plan.prefill(req.prompt), plan.rowBytes, 0, netAt(0), { ...model.link, sequenceStart: true });
+  const opts = (tMs: number, o: PassOptions): PassOptions => (cloudFactorAt ? { ...o, cloudFactor: cloudFactorAt(tMs) } : o);
+  const pre = passTime(plan.prefill(req.prompt), plan.rowBytes, 0, netAt(0), opts(0, { ...model.link, sequenceStart: true }));
   t += pre.ms;
   edgeMs += pre.edgeMs;
   up += pre.up;
   down += pre.down;
   const prefillMs = pre.ms;
   for (let k = 1; k < req.gen; k++) {
-    const r = passTime(plan.decode, plan.rowBytes, req.prompt + k - 1, netAt(t), model.link);
+    const r = passTime(plan.decode, plan.rowBytes, req.prompt + k - 1, netAt(t), cloudFactorAt ? opts(t, model.link) : model.link);
     t += r.ms;
     edgeMs += r.edgeMs;
     up += r.up;

@@ -50,6 +50,9 @@ export interface Summary {
   memoryViolations: number;
   meanDecisionMs: number;
   precisionShare: Record<string, number>;
+  /** With switching costs (dynamics): plan changes per request, and mean seconds per request spent changing. */
+  switchesPerRequest?: number;
+  meanSwitchS?: number;
 }
 
 export const percentile = (xs: number[], p: number): number => {
@@ -82,5 +85,8 @@ export function summarize(logs: EpisodeLog[]): Summary {
     memoryViolations: infos.filter((i) => !i.memoryOk).length,
     meanDecisionMs: mean(dms),
     precisionShare: share,
+    ...(infos.some((i) => i.switchS !== undefined)
+      ? { switchesPerRequest: infos.filter((i) => i.switched).length / infos.length, meanSwitchS: mean(infos.map((i) => i.switchS ?? 0)) }
+      : {}),
   };
 }

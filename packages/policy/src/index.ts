@@ -19,5 +19,6 @@ export * from './env/channel.ts';
 export * from './env/simulator.ts';
 export * from './evaluate.ts';
 export * from './scenario.ts';
+export * from './dynamics.ts';
 export * from './svg-plot.ts';
 export { Rng } from './rng.ts';

@@ -13,13 +13,16 @@
 //                         + Z_a*accuracy (objective.ts J) at the measured network, over layer cuts x
 //                         precisions. It is the "adaptive layer split" of earlier versions: same rule.
 //   Lyapunov DPP (exact)  the same rule over the full head/chunk space (optimum.ts)
+//   DPP + switching       the DPP layer rule plus the cost of changing the plan, amortised over a
+//                         horizon of requests (hysteresis; issue 10, with dynamics.ts)
 //   policy                the trained hierarchical policy (greedy)
 import type { WirePrecision } from '@splitwise/core';
 import { WIRE_PRECISIONS } from '@splitwise/core';
 import { decodeAction, type PolicyAction, type PolicyOutputs } from './action.ts';
 import { edgeMemoryBytes, requestCost, type CostModel, type EnergyModel, type NetworkState, type PlanCounts, type RequestShape } from './cost-model.ts';
 import type { DecisionState } from './features.ts';
-import { evaluateObjective, type ObjectiveConfig, type QueueState } from './objective.ts';
+import { evaluateObjective, objectiveCoefficients, type ObjectiveConfig, type QueueState } from './objective.ts';
+import { allWeightsResident, modelFor, switchCost, type SwitchingCostOptions } from './dynamics.ts';
 import { edgeOnlyCounts, exactOptimum } from './optimum.ts';
 
 export interface PlanContext {
@@ -60,7 +63,8 @@ function fittingCut(model: CostModel, kMax: number, s: DecisionState): number {
 }
 
 /** The wire precision with the least J for a plan at this decision (fp32 when nothing crosses the wire). */
-export function bestPrecision(plan: PlanCounts, s: DecisionState, { model, energy, objective }: PlanContext): { precision: WirePrecision; J: number } {
+export function bestPrecision(plan: PlanCounts, s: DecisionState, ctx: PlanContext): { precision: WirePrecision; J: number } {
+  const { energy, objective } = ctx, model = modelFor(ctx.model, s);
   const q = queueStateOf(s);
   const usesCloud = plan.cloudHeads.some((x) => x > 0) || plan.cloudWidth.some((x) => x > 0);
   let best: { precision: WirePrecision; J: number } = { precision: 'fp32', J: Infinity };
@@ -179,7 +183,9 @@ export class StaticLayerSplitPlanner implements Planner {
  */
 export class AdaptiveLayerSplitPlanner implements Planner {
   readonly name = 'adaptive layer split';
-  decide(s: DecisionState, { model, energy, objective }: PlanContext): Decision {
+  decide(s: DecisionState, ctx: PlanContext): Decision {
+    // with a contended cloud (opt-in), priced at the load the server reports now
+    const { energy, objective } = ctx, model = modelFor(ctx.model, s);
     let best: Decision | undefined, bestJ = Infinity;
     const q = queueStateOf(s);
     for (let k = 0; k <= model.graph.config.nLayer; k++) {
@@ -198,8 +204,57 @@ export class AdaptiveLayerSplitPlanner implements Planner {
 export class OptimumPlanner implements Planner {
   readonly name = 'exact optimum (DP)';
   decide(s: DecisionState, { model, energy, objective }: PlanContext): Decision {
-    const r = exactOptimum(model, s.request, s.net, energy, objective, queueStateOf(s), s.memoryFreeBytes);
+    const r = exactOptimum(modelFor(model, s), s.request, s.net, energy, objective, queueStateOf(s), s.memoryFreeBytes);
     return { plan: r.counts, precision: r.precision };
+  }
+}
+
+/**
+ * Lyapunov DPP over layer cuts x precisions with switching costs and hysteresis (issue 10): the
+ * per-decision J of every candidate (as AdaptiveLayerSplitPlanner, at the cloud load the server
+ * reports), plus the cost of moving to it from the plan in place (dynamics.ts switchCost, in J's
+ * units: its seconds at J's latency weight, its joules at J's energy weight) divided by `horizon`,
+ * the number of requests a new plan is expected to serve. Switching is worth it only when the
+ * saving per request over that horizon exceeds the switching cost. With `smooth`, the network is
+ * the geometric mean of the current measurement and its history (what the next requests will see,
+ * rather than this second's noisy sample). Without a plan in place (no dynamics) it is exactly
+ * the DPP layer rule (with smooth false).
+ */
+export class SwitchAwarePlanner implements Planner {
+  readonly name: string;
+  constructor(
+    readonly switching: SwitchingCostOptions,
+    readonly horizon = 4,
+    readonly smooth = false,
+  ) {
+    this.name = `DPP + switching (H=${horizon}${smooth ? ', smoothed net' : ''})`;
+  }
+
+  /** The network estimate the planner prices with. */
+  network(s: DecisionState): NetworkState {
+    if (!this.smooth) return s.net;
+    const xs = [...s.netHistory.slice(-4), s.net];
+    const g = (f: (n: NetworkState) => number): number => Math.exp(xs.reduce((a, n) => a + Math.log(Math.max(1e-6, f(n))), 0) / xs.length);
+    return { downMbps: g((n) => n.downMbps), upMbps: g((n) => n.upMbps), rttMs: g((n) => n.rttMs) };
+  }
+
+  decide(s: DecisionState, ctx: PlanContext): Decision {
+    const { energy, objective } = ctx, model = modelFor(ctx.model, s), net = this.network(s);
+    const q = queueStateOf(s), { cL, cE } = objectiveCoefficients(objective, q, s.request.gen);
+    const resident = allWeightsResident(ctx.model, s.memoryFreeBytes, s.request.prompt + s.request.gen);
+    let best: Decision | undefined, bestScore = Infinity;
+    for (let k = 0; k <= model.graph.config.nLayer; k++) {
+      const plan = layerSplitCounts(model, k);
+      if (k > 0 && !fits(model, plan, s)) continue;
+      const sw = switchCost(ctx.model, s.current?.counts, { counts: plan, precision: 'fp32' }, this.switching, net, energy, 0, resident, s.cloud?.slowdown ?? 1);
+      const swJ = (cL * sw.ms) / 1000 + cE * sw.energyJ;
+      for (const p of k === model.graph.config.nLayer ? (['fp32'] as const) : WIRE_PRECISIONS) {
+        const J = evaluateObjective(model, model.compile(plan, p), s.request, net, energy, objective, q).J;
+        const score = J + swJ / this.horizon;
+        if (score < bestScore) [best, bestScore] = [{ plan, precision: p }, score];
+      }
+    }
+    return best!;
   }
 }
 

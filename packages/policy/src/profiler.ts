@@ -12,7 +12,9 @@ import {
   combine,
   edgeOnlyPlan,
   f32,
-  type GPT2Config,
+  type ModelConfig,
+  type ModelGraph,
+  type PresetName,
   type PartitionPlan,
   type RuntimeAdapter,
 } from '@splitwise/core';
@@ -25,10 +27,10 @@ export interface ProfilerOptions {
   quick?: boolean;
   /** Passes over the whole sweep; the least median per point is kept. @defaultValue 3 (1 when quick) */
   rounds?: number;
-  /** Model dimensions to sweep. @defaultValue ['gpt2', 'gpt2-xl'] */
-  presets?: Array<'tiny' | 'gpt2' | 'gpt2-xl'>;
-  /** Layers of each preset held at once and used in turn. @defaultValue 8 (gpt2), 4 (gpt2-xl), 2 (tiny) */
-  layers?: Partial<Record<'tiny' | 'gpt2' | 'gpt2-xl', number>>;
+  /** Model dimensions to sweep, of any family (e.g. 'smollm-135m' for LLaMA's KV-group units). @defaultValue ['gpt2', 'gpt2-xl'] */
+  presets?: PresetName[];
+  /** Layers of each preset held at once and used in turn. @defaultValue 8 (gpt2), 4 (gpt2-xl), 2 (others) */
+  layers?: Partial<Record<PresetName, number>>;
   log?: (line: string) => void;
   /** Each measurement as it is taken (before the least-median merge), with its log line. */
   onSample?: (sample: Sample, line: string) => void;
@@ -52,10 +54,10 @@ async function time(reps: number, warm: number, fn: () => Promise<unknown> | unk
 
 const rand = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
 
-/** Plan with the first c heads and first c FFN chunks of every layer on the cloud. */
-function countPlan(c: GPT2Config, heads: number, chunks: number, K: number): PartitionPlan {
-  const layer = { cloudHeads: Array.from({ length: heads }, (_, i) => i), cloudFfnChunks: Array.from({ length: chunks }, (_, i) => i) };
-  return { nHead: c.nHead, ffnChunks: K, layers: Array.from({ length: c.nLayer }, () => layer) };
+/** Plan with the first c attention units and first c FFN chunks of every layer on the cloud. */
+function countPlan(g: ModelGraph, units: number, chunks: number): PartitionPlan {
+  const layer = { cloudHeads: Array.from({ length: units }, (_, i) => i), cloudFfnChunks: Array.from({ length: chunks }, (_, i) => i) };
+  return { nHead: g.attnUnits, ffnChunks: g.ffnChunks, layers: Array.from({ length: g.config.nLayer }, () => layer) };
 }
 
 /** Every sample of the sweep on `runtime`: attention, FFN, whole layers, LM head, combine, an empty run. */
@@ -73,14 +75,14 @@ export async function profileRuntime(runtime: RuntimeAdapter, o: ProfilerOptions
     o.onSample?.({ kind, regime, shape, ms }, line);
   };
 
-  async function profileDims(preset: 'tiny' | 'gpt2' | 'gpt2-xl'): Promise<void> {
+  async function profileDims(preset: PresetName): Promise<void> {
     // Several layers, used in turn: each call streams its weights from memory, as in a real forward
     // pass (one layer's weights measured over and over would sit in the CPU's last-level cache).
     const NL = o.layers?.[preset] ?? (preset === 'gpt2' ? 8 : preset === 'gpt2-xl' ? 4 : 2);
-    const config: GPT2Config = { ...PRESETS[preset], nLayer: NL };
-    const H = config.nHead, E = config.nEmbd;
+    const config: ModelConfig = { ...PRESETS[preset], nLayer: NL };
+    const E = config.nEmbd;
     const ckpt = makeRandomGpt2(config, 1);
-    const graph = buildModelGraph(config);
+    const graph = buildModelGraph(config), H = graph.attnUnits;
     const K = graph.ffnChunks;
     const sessions = await SplitSessions.create(runtime, graphSource(ckpt));
     const counts = quick ? [1, Math.ceil(H / 2), H] : preset === 'gpt2-xl' ? [1, 3, 6, 9, 12, 16, 20, 25] : Array.from({ length: H }, (_, i) => i + 1);
@@ -92,7 +94,7 @@ export async function profileRuntime(runtime: RuntimeAdapter, o: ProfilerOptions
 
     // attention of c heads and FFN of c chunks (the cloud side owns them), in every layer
     for (const c of counts) {
-      const plan = countPlan(config, c, Math.min(c, K), K);
+      const plan = countPlan(graph, c, Math.min(c, K));
       const runner = new SideRunner('cloud', new SplitWeights(ckpt, graph), sessions, plan);
       const width = graph.layers[0]!.ffnChunks.slice(0, Math.min(c, K)).reduce((a, r) => a + r.width, 0);
       for (const P of pasts) {

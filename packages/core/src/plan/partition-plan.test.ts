@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../model/config.ts';
 import { buildModelGraph, chunkRanges } from '../graph/model-graph.ts';
 import { InvalidPlanError } from '../errors.ts';
-import { blockOwner, cloudOnlyPlan, edgeOnlyPlan, halfPlan, layerSplitPlan, ownedChunks, ownedHeads, planFromSpec, randomPlan, validatePlan } from './partition-plan.ts';
+import { blockOwner, cloudOnlyPlan, edgeOnlyPlan, halfPlan, layerSplitPlan, ownedChunks, ownedHeads, planFromSpec, planToJson, randomPlan, validatePlan } from './partition-plan.ts';
 import { schedule, syncPointsPerForward } from '../executor/schedule.ts';
 
 const graph = buildModelGraph(PRESETS.tiny); // 2 layers, 4 heads, 4 chunks of n_inner 150
@@ -74,5 +74,32 @@ describe('schedule', () => {
     expect(schedule(plan).map((s) => (s.type === 'cloud' ? `cloud ${s.from}-${s.to}` : s.type))).toEqual(['cloud 0-1', 'edge-layer']);
     expect(syncPointsPerForward(plan)).toBe(1);
     expect(syncPointsPerForward(halfPlan(graph))).toBe(4);
+  });
+});
+
+describe('plan files: version 2 names its units; version 1 still loads', () => {
+  const llama = buildModelGraph(PRESETS['llama-tiny']); // 3 layers, 8 query heads in 4 KV groups
+  it('a LLaMA graph places KV groups, not query heads', () => {
+    expect(llama.attnUnits).toBe(4);
+    expect(llama.queryHeadsPerUnit).toBe(2);
+    expect(llama.layers[1]!.heads.map((h) => h.id)).toEqual([0, 1, 2, 3].map((g) => `layers.1.attn.group.${g}`));
+    expect(() => validatePlan({ layers: llama.layers.map(() => ({ cloudHeads: [5], cloudFfnChunks: [] })) }, llama)).toThrow(/attention unit index 5 is outside \[0, 4\)/);
+  });
+
+  it('round-trips through planToJson (version 2) for both families', () => {
+    for (const g of [graph, llama]) {
+      const p = randomPlan(g, 3), json = JSON.parse(JSON.stringify(planToJson(p, g))) as Record<string, unknown>;
+      expect(json).toMatchObject({ version: 2, family: g.config.family, attnUnit: g.config.family === 'gpt2' ? 'head' : 'kv-group', attnUnits: g.attnUnits });
+      expect(validatePlan(json, g)).toEqual(p);
+    }
+  });
+
+  it('version 1 files load as before; a file for another family or unit is refused by name', () => {
+    const v1 = { version: 1, nHead: 4, layers: [{ cloudHeads: [1], cloudFfnChunks: [0] }, { cloudHeads: [], cloudFfnChunks: [] }] };
+    expect(validatePlan(v1, graph).layers[0]!.cloudHeads).toEqual([1]);
+    const v2 = planToJson(halfPlan(llama), llama);
+    expect(() => validatePlan({ ...v2, family: 'gpt2' }, llama)).toThrow(/for the gpt2 family; the model is llama/);
+    expect(() => validatePlan({ ...v2, attnUnit: 'head' }, llama)).toThrow(/attention unit is a kv-group/);
+    expect(() => validatePlan({ ...v2, attnUnits: 8 }, llama)).toThrow(/8 attention units \(KV groups\) per layer; the model has 4/);
   });
 });

@@ -22,6 +22,7 @@ import { HISTORY } from '../features.ts';
 import type { DeviceProfile } from '../profile.ts';
 import { Rng } from '../rng.ts';
 import type { Channel } from './channel.ts';
+import { CloudLoadProcess, NO_SWITCH, allWeightsResident, switchCost, type DynamicsOptions } from '../dynamics.ts';
 
 export interface WorkloadSpec {
   /** Offered load range: the normal arrival rate is load / (nominal service time). */
@@ -65,6 +66,12 @@ export interface EnvConfig {
   nominalServiceS: number;
   /** Relative noise of the edge's bandwidth/RTT measurements (sigma of ln). */
   measurementSigma: number;
+  /**
+   * Opt-in (issue 10, dynamics.ts): switching costs when the plan changes, and a contended cloud
+   * whose load the edge sees. Absent: the environment is exactly the one the shipped policies were
+   * trained and evaluated in (no extra random draws either).
+   */
+  dynamics?: DynamicsOptions;
 }
 
 export interface StepInfo {
@@ -86,6 +93,11 @@ export interface StepInfo {
   Ze: number;
   Za: number;
   memoryOk: boolean;
+  /** With switching costs (dynamics): seconds spent changing the plan before this request (in serviceS), and whether it changed. */
+  switchS?: number;
+  switched?: boolean;
+  /** With contention: the cloud's slowdown when the request started. */
+  cloudSlowdown?: number;
 }
 
 export interface Transition {
@@ -114,6 +126,9 @@ export class SplitwiseEnv {
   private battery = 1;
   private memory = 0;
   private steps = 0;
+  private load?: CloudLoadProcess;
+  private loadNoise?: Rng;
+  private current?: { counts: PlanCounts; precision: WirePrecision };
 
   constructor(readonly cfg: EnvConfig) {}
 
@@ -192,7 +207,26 @@ export class SplitwiseEnv {
       memoryFreeBytes: this.memory,
       battery: this.battery,
       radio: this.channel.radio,
+      ...(this.cfg.dynamics ? this.observeDynamics() : {}),
     };
+  }
+
+  /** The opt-in part of the state: the cloud's reported load and its history, the plan in place. */
+  private observeDynamics(): Pick<DecisionState, 'cloud' | 'current'> {
+    const out: Pick<DecisionState, 'cloud' | 'current'> = {};
+    const c = this.cfg.dynamics?.contention;
+    if (this.load && this.loadNoise && c) {
+      const rep = (t: number): number => {
+        const slow = this.load!.slowdown(Math.max(0, t)) * Math.exp(c.reportSigma * this.loadNoise!.normal());
+        return Math.max(1, slow);
+      };
+      const history: number[] = [];
+      for (let k = HISTORY; k >= 1; k--) history.push(1 - 1 / rep(this.t - k * 1000));
+      const slowdown = rep(this.t);
+      out.cloud = { load: 1 - 1 / slowdown, slowdown, history };
+    }
+    if (this.current) out.current = this.current;
+    return out;
   }
 
   queueState(s: DecisionState): QueueState {
@@ -218,6 +252,14 @@ export class SplitwiseEnv {
     this.battery = this.rng.uniform(this.cfg.batteryMin, 1);
     this.memory = this.rng.uniform(this.cfg.memoryMinBytes, this.cfg.memoryMaxBytes);
     this.steps = 0;
+    this.current = undefined;
+    this.load = undefined;
+    this.loadNoise = undefined;
+    if (this.cfg.dynamics?.contention) {
+      // forked after the other streams, so they stay what they are without dynamics
+      this.load = new CloudLoadProcess(this.cfg.dynamics.contention, root.fork());
+      this.loadNoise = root.fork();
+    }
     // start at the first arrival, with a little history behind it
     this.t = 10_000;
     this.arriveUntil(this.t);
@@ -235,10 +277,17 @@ export class SplitwiseEnv {
     const ctx = head.req.prompt + head.req.gen;
     const memoryOk = edgeMemoryBytes(this.graph, plan, ctx) <= this.memory;
     const start = this.t;
-    const cost = requestCost(model, compiled, head.req, (ms) => this.channel.at(start + ms), energy);
-    this.t = start + cost.latencyMs;
+    const dyn = this.cfg.dynamics, load = this.load;
+    // the plan change first (weights move; between requests no KV is carried over), then the request
+    const sw = dyn?.switching
+      ? switchCost(model, this.current?.counts, { counts: plan, precision }, dyn.switching, this.channel.at(start), energy, 0, allWeightsResident(model, this.memory, ctx), load?.slowdown(start) ?? 1)
+      : NO_SWITCH;
+    const begin = start + sw.ms;
+    const cost = requestCost(model, compiled, head.req, (ms) => this.channel.at(begin + ms), energy, load ? (ms) => load.slowdown(begin + ms) : undefined);
+    if (dyn) this.current = { counts: { ...plan, cloudHeads: Int32Array.from(plan.cloudHeads), cloudWidth: Int32Array.from(plan.cloudWidth) }, precision };
+    this.t = begin + cost.latencyMs;
     this.arriveUntil(this.t);
-    let energyJ = cost.energyJ;
+    let energyJ = cost.energyJ + sw.energyJ;
     // nothing queued: the radio's tail after this request until the next one starts (LTE)
     if (compiled.usesCloud && this.queue.length === 0 && energy.radio.tailS > 0) {
       const gap = Math.min(energy.radio.tailS * 1000, this.nextArrival - this.t);
@@ -253,7 +302,7 @@ export class SplitwiseEnv {
     const Za1 = Math.max(0, this.Za + cost.accuracyLoss / o.accuracyBudget - 1);
     const Q1 = this.queue.length;
     const drift = 0.5 * (Q1 * Q1 - s0.Q * s0.Q + Ze1 * Ze1 - this.Ze * this.Ze + Za1 * Za1 - this.Za * this.Za);
-    const serviceS = cost.latencyMs / 1000;
+    const serviceS = (sw.ms + cost.latencyMs) / 1000;
     const penalty = serviceS / g + (o.wEnergy * energyJ) / Eb + (o.wAccuracy * cost.accuracyLoss) / o.accuracyBudget;
     const reward = -(drift + o.V * penalty);
     this.Ze = Ze1;
@@ -280,6 +329,8 @@ export class SplitwiseEnv {
       Ze: this.Ze,
       Za: this.Za,
       memoryOk,
+      ...(dyn?.switching ? { switchS: sw.ms / 1000, switched: sw.layers > 0 } : {}),
+      ...(load ? { cloudSlowdown: load.slowdown(start) } : {}),
     };
     return { state: this.observe(), reward, done: this.steps >= this.cfg.episodeLength, info };
   }
