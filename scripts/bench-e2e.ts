@@ -4,7 +4,11 @@
 // decode latency (median, p95), prefill, round trips and bytes per token, and whether the tokens
 // equal the edge-only run's (exactness; fp16/int8 may legitimately differ). Both sides share this
 // machine's cores, so this measures the protocol and runtime overheads, not a two-machine speed-up.
-//   tsx scripts/bench-e2e.ts [--model DIR] [--tokens 32] [--prompt-tokens 32] [--rounds 2] [--out out/bench-e2e.json]
+//   tsx scripts/bench-e2e.ts [--model DIR] [--tokens 32] [--prompt-tokens 32] [--rounds 2] [--plans half] [--precisions fp32]
+//                            [--weightless] [--out out/bench-e2e.json]
+// --weightless also runs the half plan in a second page (?subsets=0) whose mixed layers pass their
+// weights per call (the weightless subset graphs), interleaved with the rest: the before/after of
+// SplitSessions' constantSubsets in one run.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -26,6 +30,11 @@ const { values: a } = parseArgs({
     tokens: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '2' },
     'prompt-tokens': { type: 'string', default: '32' },
+    /** Only these plans (comma-separated, of edge, cloud, layers:6, half); edge is always run (the token reference). */
+    plans: { type: 'string' },
+    /** Only these wire precisions (comma-separated, of fp32, fp16, int8). */
+    precisions: { type: 'string' },
+    weightless: { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'out/bench-e2e.json') },
     shot: { type: 'string', default: join(root, 'out/bench-e2e.png') },
   },
@@ -57,6 +66,9 @@ const server = await createCloudServer({ modelDir: dir, port: 0, webDist: join(r
 const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
 page.on('pageerror', (e) => console.error('page error:', e.message));
+// the comparison page: mixed layers on the weightless graphs (weights copied into WASM per call)
+const weightlessPage = a.weightless ? await browser.newPage({ viewport: { width: 1280, height: 860 } }) : undefined;
+weightlessPage?.on('pageerror', (e) => console.error('page error (weightless):', e.message));
 
 const state = (): Promise<SplitwiseState> => page.evaluate(() => (globalThis as HookWindow).__splitwise!.state);
 const t0 = performance.now();
@@ -67,11 +79,17 @@ const ready = await state();
 if (ready.error) throw new Error(`page failed: ${ready.error}`);
 const loadSeconds = (performance.now() - t0) / 1000;
 console.log(`page ready in ${loadSeconds.toFixed(1)} s: ${ready.backend}, ${ready.threads} threads, model ${(ready.modelBytes! / 2 ** 20).toFixed(0)} MiB`);
+if (weightlessPage) {
+  await weightlessPage.goto(`${server.url}/?store=0&plan=edge&max=${TOKENS}&subsets=0`);
+  await weightlessPage.waitForFunction(() => (globalThis as HookWindow).__splitwise?.state.ready || (globalThis as HookWindow).__splitwise?.state.error, null, { timeout: 300_000 });
+  const e = await weightlessPage.evaluate(() => (globalThis as HookWindow).__splitwise!.state.error);
+  if (e) throw new Error(`weightless page failed: ${e}`);
+}
 
 // ------------------------------------------------------------------ runs
 const promptIds = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 7919 + 11) % 50000);
-const run = (plan: string, precision: WirePrecision, maxNewTokens: number): Promise<RunResult> =>
-  page.evaluate(
+const run = (plan: string, precision: WirePrecision, maxNewTokens: number, on = page): Promise<RunResult> =>
+  on.evaluate(
     (req) => (globalThis as HookWindow).__splitwise!.run({ promptIds: req.promptIds, plan: req.plan, precision: req.precision, sampling: { maxNewTokens: req.maxNewTokens, temperature: 0 } }),
     { promptIds, plan, precision, maxNewTokens },
   );
@@ -82,15 +100,26 @@ const median = (xs: number[]): number => {
 };
 const p95 = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(0.95 * xs.length))]!;
 
-const CASES: Array<{ plan: string; label: string; precisions: WirePrecision[] }> = [
+const ALL_CASES: Array<{ plan: string; label: string; precisions: WirePrecision[]; weightless?: boolean }> = [
   { plan: 'edge', label: 'edge only', precisions: ['fp32'] },
   { plan: 'cloud', label: 'cloud only', precisions: ['fp32', 'fp16', 'int8'] },
   { plan: 'layers:6', label: 'first 6 layers on the edge', precisions: ['fp32', 'fp16', 'int8'] },
   { plan: 'half', label: 'half of every layer (heads + chunks)', precisions: ['fp32', 'fp16', 'int8'] },
 ];
+const only = a.plans?.split(',').map((s) => s.trim());
+const wires = a.precisions?.split(',').map((s) => s.trim());
+const CASES = ALL_CASES.filter((c) => !only || c.plan === 'edge' || only.includes(c.plan))
+  .map((c) => ({ ...c, precisions: c.precisions.filter((p) => c.plan === 'edge' || !wires || wires.includes(p)) }))
+  .filter((c) => c.precisions.length > 0);
+if (weightlessPage) {
+  const half = CASES.find((c) => c.plan === 'half');
+  CASES.push({ plan: 'half', label: 'half, weightless subset graphs (?subsets=0)', precisions: half?.precisions ?? ['fp32'], weightless: true });
+}
 
 interface Row {
   plan: string;
+  /** Run in the ?subsets=0 page: mixed layers pass their weights per call. */
+  weightless: boolean;
   label: string;
   precision: WirePrecision;
   decodeMedianMs: number;
@@ -107,16 +136,19 @@ interface Row {
 
 // Rounds interleave the cases, so slow drift of the 2-core machine affects them alike.
 const runsOf = new Map<string, RunResult[]>();
-const key = (plan: string, precision: WirePrecision): string => `${plan}/${precision}`;
+const key = (plan: string, precision: WirePrecision, weightless = false): string => `${plan}/${precision}${weightless ? '/weightless' : ''}`;
 let shotTaken = false;
 for (let round = 0; round < ROUNDS; round++) {
   for (const c of CASES) {
     for (const precision of c.precisions) {
+      const on = c.weightless ? weightlessPage! : page, k = key(c.plan, precision, c.weightless);
       if (round === 0) {
-        const warm = await run(c.plan, precision, 4); // compiles this plan's graphs, warms the JIT
-        if (warm.error) throw new Error(`${c.plan}/${precision}: ${warm.error}`);
+        const warm = await run(c.plan, precision, 4, on); // compiles this plan's graphs, warms the JIT
+        if (warm.error) throw new Error(`${k}: ${warm.error}`);
+        // the first token after the page's load builds the graphs this plan needs (constant subsets, layers)
+        console.log(`warm-up: ${c.plan.padEnd(9)} ${precision}${c.weightless ? ' weightless' : ''}  first token (prefill + graph builds) ${warm.tokenMs[0]!.toFixed(0)} ms`);
       }
-      if (!shotTaken && c.plan === 'half') {
+      if (!shotTaken && c.plan === 'half' && !c.weightless) {
         // a gpt2-small-sized picture of the page mid-answer (the README's comes from the e2e tests)
         const pending = run(c.plan, precision, TOKENS);
         await page.waitForFunction(() => ((globalThis as HookWindow).__splitwise!.state.last?.tokens.length ?? 0) >= 8);
@@ -125,11 +157,11 @@ for (let round = 0; round < ROUNDS; round++) {
         await pending;
         shotTaken = true;
       }
-      const r = await run(c.plan, precision, TOKENS);
-      if (r.error) throw new Error(`${c.plan}/${precision}: ${r.error}`);
-      runsOf.set(key(c.plan, precision), [...(runsOf.get(key(c.plan, precision)) ?? []), r]);
+      const r = await run(c.plan, precision, TOKENS, on);
+      if (r.error) throw new Error(`${k}: ${r.error}`);
+      runsOf.set(k, [...(runsOf.get(k) ?? []), r]);
       const ms = median(r.tokenMs.slice(1));
-      console.log(`round ${round + 1}: ${c.plan.padEnd(9)} ${precision}  decode median ${ms.toFixed(1)} ms`);
+      console.log(`round ${round + 1}: ${c.plan.padEnd(9)} ${precision}${c.weightless ? ' weightless' : ''}  decode median ${ms.toFixed(1)} ms`);
     }
   }
 }
@@ -137,11 +169,12 @@ for (let round = 0; round < ROUNDS; round++) {
 const edgeTokens = runsOf.get(key('edge', 'fp32'))![0]!.tokens;
 const rows: Row[] = CASES.flatMap((c) =>
   c.precisions.map((precision): Row => {
-    const rs = runsOf.get(key(c.plan, precision))!, r = rs[0]!;
+    const rs = runsOf.get(key(c.plan, precision, c.weightless))!, r = rs[0]!;
     // decode figures leave out each run's first token (the prompt's prefill) and the reset before it
     const decode = rs.flatMap((x) => x.tokenMs.slice(1)), n = r.tokens.length, d = n - 1, pre = r.prefill!;
     return {
       plan: c.plan,
+      weightless: c.weightless === true,
       label: c.label,
       precision,
       decodeMedianMs: median(decode),
@@ -180,11 +213,12 @@ await writeFile(resolve(a.out), JSON.stringify(result, null, 2) + '\n');
 
 const fmt = (n: number, d = 1): string => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 console.log(`\nbrowser edge (${ready.backend}, ${ready.threads} threads) <-> node cloud on loopback; ${PROMPT_TOKENS}-token prompt, ${TOKENS} tokens x ${ROUNDS} rounds; RTT ${fmt(net?.rttMs ?? NaN, 2)} ms\n`);
-console.log('| plan | wire | decode ms / token (median) | p95 | prefill ms | round trips / token | bytes / token up | down | tokens vs edge-only |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---|');
+console.log('| plan | wire | decode ms / token (median) | × edge only | p95 | prefill ms | round trips / token | bytes / token up | down | tokens vs edge-only |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+const edgeMs = rows.find((r) => r.plan === 'edge')!.decodeMedianMs;
 for (const r of rows) {
   console.log(
-    `| ${r.label} | ${r.plan === 'edge' ? '–' : r.precision} | ${fmt(r.decodeMedianMs)} | ${fmt(r.decodeP95Ms)} | ${fmt(r.prefillMs, 0)} | ${fmt(r.roundTripsPerToken)} | ${fmt(r.bytesUpPerToken, 0)} | ${fmt(r.bytesDownPerToken, 0)} | ${r.sameTokensAsEdgeOnly ? 'same tokens' : 'differs'} |`,
+    `| ${r.label} | ${r.plan === 'edge' ? '–' : r.precision} | ${fmt(r.decodeMedianMs)} | ${fmt(r.decodeMedianMs / edgeMs, 2)} | ${fmt(r.decodeP95Ms)} | ${fmt(r.prefillMs, 0)} | ${fmt(r.roundTripsPerToken)} | ${fmt(r.bytesUpPerToken, 0)} | ${fmt(r.bytesDownPerToken, 0)} | ${r.sameTokensAsEdgeOnly ? 'same tokens' : 'differs'} |`,
   );
 }
 console.log(`\nload average (1 min) before/after: ${loadBefore[0]!.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} CPUs`);

@@ -47,6 +47,7 @@ import type { Channel } from '../packages/policy/src/env/channel.ts';
 import { MarkovChannel, CHANNEL_SPECS } from '../packages/policy/src/env/channel.ts';
 import { DEFAULT_CONTENTION, DEFAULT_SWITCHING, type DynamicsOptions } from '../packages/policy/src/dynamics.ts';
 import { SwitchAwarePlanner } from '../packages/policy/src/planners.ts';
+import { CutPolicyPlanner, CutPolicyRunner } from '../packages/policy/src/cut-policy.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,7 +75,9 @@ const { values: args } = parseArgs({
     /** Whose latency the ratios are about: the learned 'policy', or the 'switch-aware' DPP. */
     subject: { type: 'string', default: 'policy' },
     /** Horizons H the switch-aware planner is fitted over (training episodes). */
-    horizons: { type: 'string', default: '1,2,4,8,16' },
+    horizons: { type: 'string', default: '1,4,16' },
+    /** A version-2 learned policy folder (cut x precision, scripts/train-cut-policy.ts) to evaluate beside the rest. */
+    learned: { type: 'string', default: '' },
     /** Cuts the static split tries (comma-separated; default: every cut). */
     'static-cuts': { type: 'string', default: '' },
   },
@@ -216,6 +219,8 @@ for (const s of skipped) console.log(`note: ${s}`);
 const runner = await PolicyRunner.create(new OrtNodeRuntime({ intraOpNumThreads: 1 }), new Uint8Array(readFileSync(join(args.policy, 'policy.onnx'))), graph);
 const policy = new PolicyPlanner('Splitwise policy (ONNX)', async (s) => (await runner.outputs(runner.features(s)))[0]!);
 const adaptive = new AdaptiveLayerSplitPlanner();
+const learnedRunner = args.learned ? await CutPolicyRunner.create(new OrtNodeRuntime({ intraOpNumThreads: 1 }), new Uint8Array(readFileSync(join(args.learned, 'policy.onnx'))), graph) : undefined;
+const learned = learnedRunner ? new CutPolicyPlanner('learned v2 (DAgger, ONNX)', learnedRunner) : undefined;
 const fixedPlanners: Planner[] = [new EdgeOnlyPlanner(), new CloudOnlyPlanner(), adaptive, new OptimumPlanner()];
 const LABEL: Record<string, string> = {
   'Splitwise policy (ONNX)': 'policy',
@@ -223,13 +228,14 @@ const LABEL: Record<string, string> = {
   'cloud-only': 'cloud-only',
   'adaptive layer split': 'DPP layer',
   'exact optimum (DP)': 'DPP exact',
+  'learned v2 (DAgger, ONNX)': 'learned v2',
 };
 const SUBJECT = args.subject;
 if (SUBJECT !== 'policy' && SUBJECT !== 'switch-aware') throw new Error('--subject must be policy or switch-aware');
 const HORIZONS = args.horizons.split(',').map(Number);
 const STATIC_CUTS = args['static-cuts'] ? args['static-cuts'].split(',').map(Number) : undefined;
 /** The switch-aware planner with what the simulator charges (the defaults of dynamics.ts). */
-const switchAware = (h: number, smooth: boolean): SwitchAwarePlanner => new SwitchAwarePlanner(DEFAULT_SWITCHING, h, smooth);
+const switchAware = (h: number, smooth: boolean, load?: DynamicsOptions['contention']): SwitchAwarePlanner => new SwitchAwarePlanner(DEFAULT_SWITCHING, h, smooth, load);
 /** The same with H = 1: a per-decision planner that knows the switching cost but does not look ahead. */
 const myopicSwitch = new SwitchAwarePlanner(DEFAULT_SWITCHING, 1);
 const labelOf = (p: Planner): string =>
@@ -255,6 +261,20 @@ function regimeConfig(channel: (rng: Rng) => Channel, nominalServiceS: number, l
 /** Per-episode means of a metric. */
 const episodeMeans = (logs: EpisodeLog[], k: 'latencyS' | 'serviceS'): number[] => logs.map((l) => l.infos.reduce((a, i) => a + i[k], 0) / l.infos.length);
 const mean = (xs: number[]): number => xs.reduce((a, v) => a + v, 0) / xs.length;
+
+/** Paired bootstrap 95 % interval of mean(a - b) (episodes resampled together). */
+function bootstrapDiff(a: number[], b: number[], seed: number, B = 2000): { lo: number; hi: number } {
+  const rng = new Rng(seed), n = a.length, stats: number[] = [];
+  for (let r = 0; r < B; r++) {
+    let d = 0;
+    for (let i = 0; i < n; i++) {
+      const j = Math.floor(rng.next() * n);
+      d += a[j]! - b[j]!;
+    }
+    stats.push(d / n);
+  }
+  return { lo: percentile(stats, 0.025), hi: percentile(stats, 0.975) };
+}
 
 /** Bootstrap 95 % interval of mean(a) and, paired, of mean(a) / mean(b) (episodes resampled together). */
 function bootstrap(a: number[], b: number[] | undefined, seed: number, B = 2000): { lo: number; hi: number } {
@@ -283,6 +303,8 @@ interface Row {
   ratio?: { value: number; lo: number; hi: number; wins: number; n: number };
   /** Mean reward over the test episodes (the objective -(drift + V penalty)) and its interval. */
   rewardCI?: { lo: number; hi: number };
+  /** The subject's mean reward minus this planner's (above 0: the subject's episode cost is lower), paired interval, and episodes it won. */
+  rewardDiff?: { value: number; lo: number; hi: number; wins: number; n: number };
 }
 interface Block {
   family: string;
@@ -322,8 +344,8 @@ for (const fam of selected) {
     let subject: Planner = policy;
     if (SUBJECT === 'switch-aware') {
       const tried: Array<{ p: SwitchAwarePlanner; meanLatencyS: number }> = [];
-      for (const h of HORIZONS) for (const sm of [false, true]) {
-        const p = switchAware(h, sm);
+      for (const h of HORIZONS) for (const sm of [false, true]) for (const lf of fam.dynamics?.contention ? [undefined, fam.dynamics.contention] : [undefined]) {
+        const p = switchAware(h, sm, lf);
         tried.push({ p, meanLatencyS: summarize(await runEpisodes(trainCfg, p, fam.trainSeeds)).meanLatencyS });
       }
       tried.sort((a, b) => a.meanLatencyS - b.meanLatencyS);
@@ -332,17 +354,20 @@ for (const fam of selected) {
     }
     // 4. every planner on the test episodes
     const testCfg = regimeConfig(fam.test, refS, range, fam.dynamics);
-    const planners: Planner[] = SUBJECT === 'policy' ? [policy, staticSplit, staticJ, ...fixedPlanners] : [subject, policy, staticSplit, staticJ, ...fixedPlanners, myopicSwitch];
+    const planners: Planner[] = SUBJECT === 'policy' ? [policy, staticSplit, staticJ, ...fixedPlanners] : [subject, policy, ...(learned ? [learned] : []), staticSplit, staticJ, ...fixedPlanners, myopicSwitch];
     const logs = new Map<string, EpisodeLog[]>();
     for (const p of planners) logs.set(p.name, await runEpisodes(testCfg, p, fam.testSeeds));
     const polEp = episodeMeans(logs.get(subject.name)!, 'latencyS');
+    const rewardsOf = (l: EpisodeLog[]): number[] => l.map((x) => x.rewards.reduce((a, v) => a + v, 0) / x.rewards.length);
+    const subjRw = rewardsOf(logs.get(subject.name)!);
     const rows: Row[] = planners.map((p, pi) => {
       const l = logs.get(p.name)!, s = summarize(l), ep = episodeMeans(l, 'latencyS');
-      const rw = l.map((x) => x.rewards.reduce((a, v) => a + v, 0) / x.rewards.length);
+      const rw = rewardsOf(l);
       const row: Row = { planner: p.name, label: labelOf(p), summary: s, episodeLatency: ep, latencyCI: bootstrap(ep, undefined, bootSeed + pi), rho: lambda * s.meanServiceS, rewardCI: bootstrap(rw, undefined, bootSeed + 50 + pi) };
       if (p !== subject) {
         const ci = bootstrap(polEp, ep, bootSeed + 100 + pi);
         row.ratio = { value: mean(polEp) / mean(ep), ...ci, wins: polEp.filter((v, i) => v < ep[i]!).length, n: ep.length };
+        row.rewardDiff = { value: mean(subjRw) - mean(rw), ...bootstrapDiff(subjRw, rw, bootSeed + 200 + pi), wins: subjRw.filter((v, i) => v > rw[i]!).length, n: rw.length };
       }
       return row;
     });
@@ -386,6 +411,7 @@ for (let i = 0; i < 300; i++) {
 const decision = { p50Ms: percentile(times, 0.5), p99Ms: percentile(times, 0.99), runtime: 'onnxruntime-node, 1 intra-op thread', samples: times.length };
 console.log(`policy decision time: p50 ${decision.p50Ms.toFixed(3)} ms, p99 ${decision.p99Ms.toFixed(3)} ms`);
 await runner.release();
+await learnedRunner?.release();
 
 // ---------------------------------------------------------------------------------------------
 // Report
@@ -408,18 +434,26 @@ md.push(`Planners: **policy** = the trained policy (ONNX, greedy); **static lat*
 if (skipped.length) md.push(`Skipped or substituted: ${skipped.join('; ')}.`, '');
 
 if (SUBJECT === 'switch-aware') {
-  md.push(`Subject: **DPP+switch** = the Lyapunov DPP rule over layer cuts x precisions plus the cost of changing the plan (dynamics.ts switchCost, priced in J's units) amortised over a horizon of H requests, with the network optionally smoothed over the last 4 s; H in {${HORIZONS.join(', ')}} and the smoothing fitted per family and load on the training episodes by mean latency. **DPP+switch H=1** knows the switching cost but does not amortise it (a per-decision planner). Ratios below are DPP+switch's mean latency over each planner's.`, '');
+  md.push(`Subject: **DPP+switch** = the Lyapunov DPP rule over layer cuts x precisions plus the cost of changing the plan (dynamics.ts switchCost, priced in J's units) amortised over a horizon of H requests, with the network optionally smoothed over the last 4 s and, on contention families, optionally the cloud priced at the load expected over the request (the load process's statistics, dynamics.ts expectedSlowdown); H in {${HORIZONS.join(', ')}} and the smoothing fitted per family and load on the training episodes by mean latency. **DPP+switch H=1** knows the switching cost but does not amortise it (a per-decision planner). Ratios below are DPP+switch's mean latency over each planner's.`, '');
 }
 if (dynKinds.size) md.push(`Simulator terms on (issue 10, dynamics.ts): ${[...dynKinds].join(', ')}. Switching: the edge loads weights it gains at ${DEFAULT_SWITCHING.edgeLoadMBps} MB/s unless the whole model fits its free memory, the cloud gathers weights it gains at ${DEFAULT_SWITCHING.cloudGatherMsPerByte * 1e6} ms/MB, ${DEFAULT_SWITCHING.perLayerSetupMs} ms per changed layer, one RTT when the cloud is involved; between requests no KV cache is carried. Contention (families *+contention only): see their description.`, '');
 const SUBJ = SUBJECT === 'policy' ? 'policy' : 'DPP+switch';
 md.push(`## Summary: ${SUBJ} mean latency / baseline mean latency (95 % CI), ${SUBJ} wins / episodes`, '');
-const baseLabels = SUBJECT === 'policy' ? ['static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact'] : ['policy', 'static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact', 'DPP+switch H=1'];
+const baseLabels = SUBJECT === 'policy' ? ['static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact'] : ['policy', ...(learned ? ['learned v2'] : []), 'static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact', 'DPP+switch H=1'];
 const rowOf = (b: Block, l: string): Row => b.rows.find((r) => (l.startsWith('static') ? r.label.startsWith(l) : r.label === l))!;
 md.push(`| family | load | ${baseLabels.map((l) => `vs ${l}`).join(' | ')} | best method (mean latency s) |`);
 md.push(`|---|---|${baseLabels.map(() => '---:').join('|')}|---|`);
 for (const b of blocks) {
   const best = b.rows.reduce((a, r) => (r.summary.meanLatencyS < a.summary.meanLatencyS ? r : a));
   md.push(`| ${b.family} | ${b.load} | ${baseLabels.map((l) => { const r = rowOf(b, l).ratio!; return `${r.value.toFixed(2)} ${ci(r, 2)} ${r.wins}/${r.n}`; }).join(' | ')} | ${best.label} (${f(best.summary.meanLatencyS)}) |`);
+}
+md.push('');
+
+md.push(`## Episode cost: ${SUBJ}'s mean reward minus the baseline's (above 0: ${SUBJ}'s episode cost -(drift + V penalty) is lower), paired 95 % CI, ${SUBJ} wins / episodes`, '');
+md.push(`| family | load | ${baseLabels.map((l) => `vs ${l}`).join(' | ')} | ${SUBJ} mean reward |`);
+md.push(`|---|---|${baseLabels.map(() => '---:').join('|')}|---:|`);
+for (const b of blocks) {
+  md.push(`| ${b.family} | ${b.load} | ${baseLabels.map((l) => { const r = rowOf(b, l).rewardDiff!; return `${r.value.toFixed(2)} ${ci(r, 2)} ${r.wins}/${r.n}`; }).join(' | ')} | ${b.rows[0]!.summary.meanReward.toFixed(2)} |`);
 }
 md.push('');
 

@@ -56,9 +56,11 @@ function expectSame(got: Answer, ref: Answer, what: string): void {
 
 describe('recovery is exact at every wire precision (real processes, SIGKILL mid-answer)', () => {
   for (const precision of ['fp32', 'fp16', 'int8'] as WirePrecision[]) {
-    it(`${precision}: failover and same-port restart under half and random plans, and a kill after a plan change`, async () => {
+    it(`${precision}: failover and same-port restart under mixed plans and a cloud run, and a kill after a plan change`, async () => {
       if (!a.alive) await a.restart(); // a failed case before this one may have left it dead
-      for (const plan of ['half', 'random:3']) {
+      // half: every block mixed; random:3: mixed and cloud blocks, calls ending in a mixed
+      // attention block; layers:1: a run of three cloud layers (checkpoint rows come back)
+      for (const plan of ['half', 'random:3', 'layers:1']) {
         const s: AnswerSettings = { ckpt, sessions, prompt: PROMPT, newTokens: NEW_TOKENS, plan, precision };
         const ref = await answer([a.url], s);
         expect(ref.events).toEqual([]);
@@ -69,6 +71,7 @@ describe('recovery is exact at every wire precision (real processes, SIGKILL mid
         expectSame(failover, ref, `${precision} ${plan} failover at call ${n1}`);
         expect(pidOf(failover.workers.at(-1)!)).toBe(b.pid);
         await a.restart();
+        if (plan === 'layers:1') continue; // the restart path is the same as under the other two
 
         // restart: the only server dies and comes back on the same port
         const n2 = midAnswer(s);

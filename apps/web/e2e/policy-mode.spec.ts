@@ -1,6 +1,7 @@
-// Policy mode in the chat page: the Splitwise policy (ONNX on onnxruntime-web) picks the plan and
-// wire precision in the browser before each request, from the network the page measures, and
-// decides again mid-answer when the network moves. The page reaches the server through the
+// Policy mode in the chat page: the best measured method (the Lyapunov DPP rule over layer cuts x
+// wire precisions, with switching costs; the learned ONNX policies lose to it, docs/POLICY.md) picks
+// the plan and wire precision in the browser before each request, from the network the page
+// measures, names itself, and decides again mid-answer when the network moves. The page reaches the server through the
 // project's network emulator (a real TCP proxy), so the test can move the network under it.
 import { copyFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ const origin = (baseURL: string | undefined): { host: string; port: number } => 
   return { host: u.hostname, port: Number(u.port) };
 };
 
-test('the policy decides in the browser before each request, and the page shows what it saw', async ({ page, baseURL }) => {
+test('the named method decides in the browser before each request, and the page shows what it saw', async ({ page, baseURL }) => {
   const errors = collectErrors(page);
   const proxy = await NetemProxy.listen({ target: origin(baseURL) });
   try {
@@ -35,18 +36,24 @@ test('the policy decides in the browser before each request, and the page shows 
     let s = (await readState(page))!;
     expect(s.plan).toBe('policy');
     expect(s.policy!.error).toBeUndefined();
-    expect(s.policy!.mapped).toBe(true); // the nearest shipped policy is the page's gpt2 one (12 layers)
-    expect(s.policy!.trainedLayers).toBe(12);
+    // the learned policy loses to the DPP rule, so the page uses the rule and says so
+    expect(s.policy!.method).toContain('Lyapunov DPP over layer cuts × precision');
+    expect(s.policy!.method).toContain('learned policy not used');
+    expect(s.policy!.mapped).toBe(false);
     expect(s.policy!.modelLayers).toBe(2);
     const first = s.policy!.last!;
     expect(first.reason).toBe('the policy plan was chosen');
     expect(first.seen.rttMs).toBeGreaterThan(0);
     expect(first.seen.downMbps).toBeGreaterThan(0); // from the page's own timed upload
-    expect(first.ms).toBeGreaterThan(0);
+    expect(first.ms).toBeGreaterThanOrEqual(0);
+    expect(first.edgeLayers).toBeGreaterThanOrEqual(0);
+    expect(first.edgeLayers).toBeLessThanOrEqual(2);
+    expect(first.switched).toBe(false); // nothing was in place before the first decision
     expect(s.precision).toBe(first.precision);
     await expect(page.getByRole('radio', { name: 'Policy' })).toHaveAttribute('aria-checked', 'true');
     await expect(page.getByTestId('policy-box')).toContainText('Chose');
     await expect(page.getByTestId('policy-box')).toContainText('RTT');
+    await expect(page.getByTestId('policy-box')).toContainText('Lyapunov DPP over layer cuts × precision, with switching costs');
 
     // a request: the policy decides again first, and the virtual queues move after it
     await page.getByRole('textbox', { name: 'Prompt' }).fill(PROMPT);
@@ -66,7 +73,7 @@ test('the policy decides in the browser before each request, and the page shows 
   }
 });
 
-test('with too little memory the policy must send every layer to the cloud, and it re-decides when the network moves mid-answer', async ({ page, baseURL, request }) => {
+test('with too little memory the method must send every layer to the cloud, and it re-decides when the network moves mid-answer', async ({ page, baseURL, request }) => {
   const errors = collectErrors(page);
   const proxy = await NetemProxy.listen({ target: origin(baseURL) });
   const MAX = 64;
@@ -80,7 +87,8 @@ test('with too little memory the policy must send every layer to the cloud, and 
     let s = (await readState(page))!;
     expect(s.policy!.log.map((e) => e.reason)).toContain('before the request');
     expect(s.policy!.log.every((e) => e.fraction === 1)).toBe(true);
-    expect(s.policy!.last!.masked).toBe(16);
+    expect(s.policy!.last!.masked).toBe(s.policy!.modelLayers); // no edge cut fits
+    expect(s.policy!.last!.edgeLayers).toBe(0);
 
     // the network gets slow: 60 ms each way, 4 Mbit/s. RTT probes (each second) and the tensors
     // crossing show it; the page decides again before the answer ends.
@@ -91,6 +99,7 @@ test('with too little memory the policy must send every layer to the cloud, and 
     const moved = s.policy!.log.filter((e) => e.reason.startsWith('the network moved mid-answer'));
     expect(moved.length).toBeGreaterThanOrEqual(1);
     expect(moved.every((e) => e.fraction === 1)).toBe(true); // memory still rules
+    expect(s.policy!.last!.switched).toBe(false); // the plan in place is kept: nothing to rebuild
     await expect(page.getByTestId('policy-box')).toContainText('the network moved mid-answer');
     // the split card as a person sees it after the move: kept for the docs
     const shot = test.info().outputPath('policy-mode.png');
@@ -101,4 +110,30 @@ test('with too little memory the policy must send every layer to the cloud, and 
   } finally {
     await proxy.close();
   }
+});
+
+test('on the shipped LLaMA story model (stories260K: 5 layers, 4 KV groups) the method decides from its own graph and the answer runs under its plan', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto('/?model=stories260K&plan=policy&max=12');
+  await waitReady(page);
+  await waitDecision(page);
+  let s = (await readState(page))!;
+  expect(s.policy!.modelLayers).toBe(5);
+  expect(s.policy!.method).toContain('Lyapunov DPP');
+  expect(s.policy!.trainedFor).toContain('5 layers, 4 attention units per layer'); // the LLaMA graph's KV groups
+  const first = s.policy!.last!;
+  expect(first.edgeLayers).toBeGreaterThanOrEqual(0);
+  expect(first.edgeLayers).toBeLessThanOrEqual(5);
+  expect(first.fraction).toBeCloseTo((5 - first.edgeLayers!) / 5, 9);
+  await page.getByRole('textbox', { name: 'Prompt' }).fill('Once upon a time');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const r = await waitRun(page);
+  expect(r.tokens).toHaveLength(12);
+  s = (await readState(page))!;
+  expect(s.policy!.log.map((e) => e.reason)).toContain('before the request');
+  expect(r.precision).toBe(s.policy!.last!.precision);
+  expect(typeof s.policy!.last!.switchMs).toBe('number');
+  expect(s.policy!.lastRequest!.predictedMs).toBeGreaterThan(0);
+  await expect(page.getByTestId('policy-box')).toContainText('of 5 layers on the edge');
+  expect(errors).toEqual([]);
 });

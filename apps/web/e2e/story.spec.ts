@@ -49,3 +49,23 @@ test('story model in Chromium: split logits equal the monolithic graph and llama
     expect(diff(got, upstream.lastPromptLogits), `plan ${plan} vs llama2.c`).toBeLessThan(1e-4);
   }
 });
+
+test('story model: switching the plan mid-answer (KV groups move, their caches rebuilt) keeps every token', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto(`/?model=stories260K&plan=edge&max=${MAX}`);
+  await waitReady(page);
+  await page.evaluate(() => {
+    const press = (name: string): void => (document.querySelector(`button[data-preset="${name}"]`) as HTMLButtonElement).click();
+    window.addEventListener('splitwise:token', (e) => {
+      const { index } = (e as CustomEvent<{ index: number }>).detail;
+      if (index === 5) press('half');
+      if (index === 17) press('cloud');
+      if (index === 29) press('half');
+    });
+  });
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const r = await waitRun(page);
+  expect(r.plan).toBe('edge → half → cloud → half');
+  expect(r.tokens).toEqual(upstream.generatedIds.slice(0, MAX));
+  expect(errors).toEqual([]);
+});

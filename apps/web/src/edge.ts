@@ -48,7 +48,22 @@ export interface EdgeOptions {
   plan: (graph: ModelGraph) => PartitionPlan;
   onStep?: (what: string) => void;
   onRecovery?: (e: RecoveryEvent) => void;
+  /**
+   * Mixed layers' attention units and FFN chunks through graphs holding the owned subset's weights
+   * as initializers (built on first use), so decoding copies no weights into WASM memory.
+   * @defaultValue true, unless the page's URL has `subsets=0` (bench:e2e's weightless comparison)
+   */
+  constantSubsets?: boolean;
 }
+
+/** `?subsets=0`: mixed layers on the weightless graphs (a benchmark knob, as `store=0` is). */
+const subsetsFromUrl = (): boolean => {
+  try {
+    return new URLSearchParams(globalThis.location?.search ?? '').get('subsets') !== '0';
+  } catch {
+    return true;
+  }
+};
 
 /**
  * Create the sessions a plan runs on the edge before the first prompt: whole layers get their own
@@ -75,7 +90,8 @@ export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<
   step('starting onnxruntime-web');
   const runtime = await createWebRuntime({ preferWebGPU: o.preferWebGPU, wasmPaths: ORT_WASM_PATHS, ...(o.numThreads ? { numThreads: o.numThreads } : {}) });
   step('building ONNX graphs');
-  const sessions = await SplitSessions.create(runtime, graphSource(ckpt));
+  // onnxruntime-web copies every input per call: weights of mixed layers' subsets live in their sessions
+  const sessions = await SplitSessions.create(runtime, graphSource(ckpt), { constantSubsets: o.constantSubsets ?? subsetsFromUrl() });
   const plan = o.plan(graph);
   await warmSessions({ sessions }, plan, step);
 

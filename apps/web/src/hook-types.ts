@@ -106,10 +106,17 @@ export interface PolicyDecisionView {
   /** Share of heads + FFN columns on the cloud, and round trips per token of the plan. */
   cloudUnits: number;
   syncPoints: number;
+  /** The method's layer cut: leading layers on the edge; whether the plan changed; what the switch costs (ms, cost model); KV rows in the cache at the decision. */
+  edgeLayers?: number;
+  switched?: boolean;
+  switchMs?: number;
+  kvRows?: number;
 }
 
 export interface PolicyView {
   policy: string;
+  /** The method that decides, named as the panel names it. */
+  method?: string;
   trainedFor: string;
   trainedLayers: number;
   modelLayers: number;

@@ -1,69 +1,67 @@
-// The page's policy mode. The Splitwise policy (an ONNX graph, run here with onnxruntime-web)
-// picks the plan and the wire precision in this browser: before each request, and again between
-// tokens when the measured bandwidth or RTT moves by more than a threshold. What it sees:
+// The page's policy mode. Which method decides is measured, not assumed: the learned Splitwise
+// policies (ONNX, packages/policy/trained) lose to the textbook Lyapunov drift-plus-penalty rule
+// over layer cuts x wire precisions in every family of the evaluation (docs/POLICY.md, sections 8,
+// 10 and 11), so the page does not use them. It decides with that rule plus the cost of changing
+// the plan (SwitchAwarePlanner: switching is worth it only when the saving over a horizon of H
+// requests exceeds the cost of moving weights and rebuilding the moved heads' KV rows), computed
+// in this browser from the same cost model the evaluation uses, on the page's own model graph
+// (GPT-2 or LLaMA family, read by buildModelGraph). It decides before each request, and again
+// between tokens when the measured bandwidth or RTT moves by more than a threshold. What it sees:
 //   - the socket link's NetworkEstimator (RTT from probes; bandwidth from real transfers, and a
 //     timed upload probe when no tensor has crossed lately) and its last 8 one-second samples;
 //   - this page's request queue (one request at a time, so Q = 1) and its arrival rate;
 //   - the energy and accuracy virtual queues of the drift-plus-penalty objective, kept here: after
 //     each request they move by the cost model's estimate of what that request used;
-//   - the request (prompt length, tokens asked for), the memory the browser reports, the battery.
+//   - the request (prompt length, tokens asked for), the memory the browser reports, the battery;
+//   - the plan in place and, mid-answer, the rows already in the KV cache (what a switch rebuilds).
 // Nothing here touches the DOM; the split card draws `view`.
 import { syncPointsPerForward, type PartitionPlan, type WirePrecision } from '@splitwise/core';
 import {
   CostModel,
-  FRACTIONS,
+  DEFAULT_SWITCHING,
   OBJECTIVE,
-  PolicyRunner,
+  SwitchAwarePlanner,
   countsToPlan,
+  edgeMemoryBytes,
   energyBudget,
+  layerSplitCounts,
   parseProfile,
+  planCounts,
   requestCost,
+  samePlan,
+  switchCost,
+  allWeightsResident,
   type AccuracyTable,
   type DecisionState,
   type DeviceProfile,
+  type EnergyModel,
   type NetworkState,
-  type PolicyAction,
+  type PlanCounts,
+  type SwitchingCostOptions,
 } from '@splitwise/policy';
 import accuracyJson from '../../../packages/policy/profiles/accuracy-gpt2-random.json';
 import cloudProfileJson from '../../../packages/policy/profiles/node-epyc-2vcpu.json';
-import rpi5Json from '../../../packages/policy/profiles/rpi5-8gb.json';
 import rpi5ChromiumJson from '../../../packages/policy/profiles/rpi5-8gb-chromium-wasm.json';
-import gpt2PolicyUrl from '../../../packages/policy/trained/gpt2-rpi5-chromium/policy.onnx?url';
-import xlPolicyUrl from '../../../packages/policy/trained/policy.onnx?url';
 import type { EdgeApp } from './edge.ts';
 import type { PolicyView } from './hook-types.ts';
 
-/** A trained policy the page can load, and what it was trained for. */
-export interface PolicyEntry {
-  name: string;
-  url: string;
-  /** Layers of the model it was trained for (its block scores are per layer). */
-  layers: number;
-  trainedFor: string;
-  /** The edge device profile its cost model and energy figures come from. */
-  edge: DeviceProfile;
-}
+/** The method the page decides with, as the panel names it. */
+export const PAGE_METHOD =
+  'Lyapunov DPP over layer cuts × precision, with switching costs (learned policy not used: it loses, see docs/POLICY.md)';
 
-export const POLICIES: PolicyEntry[] = [
-  {
-    name: 'splitwise-ppo-gpt2-rpi5-chromium',
-    url: gpt2PolicyUrl,
-    layers: 12,
-    trainedFor: 'gpt2 (124M) shape, a Raspberry Pi 5 running this page in Chromium (onnxruntime-web WASM profile), this repository\'s 2-vCPU server as the cloud (npm run train:policy:page)',
-    edge: parseProfile(rpi5ChromiumJson),
-  },
-  {
-    name: 'splitwise-ppo-gpt2xl-rpi5',
-    url: xlPolicyUrl,
-    layers: 48,
-    trainedFor: 'gpt2-xl shape, Raspberry Pi 5 edge, this repository\'s 2-vCPU server as the cloud (npm run train:policy)',
-    edge: parseProfile(rpi5Json),
-  },
-];
+/**
+ * Switching costs in the page: every weight is already in this browser's memory (the page loads
+ * the whole model), so a side that gains units only gathers them into new arrays, at the measured
+ * gather rate (1.08 ms/MB, profiles/link-overhead-node.json) on both sides; 30 ms of session setup
+ * per changed layer (assumed); and mid-answer, the moved heads' KV rows (the cost model prices them).
+ */
+export const PAGE_SWITCHING: SwitchingCostOptions = { ...DEFAULT_SWITCHING, edgeLoadMBps: 1 / (DEFAULT_SWITCHING.cloudGatherMsPerByte * 1e3) };
 
-/** The trained policy for a model of `layers` layers: an exact match, else the nearest (read by depth; ties: the smaller). */
-export const policyFor = (layers: number): PolicyEntry =>
-  POLICIES.reduce((best, p) => (Math.abs(p.layers - layers) < Math.abs(best.layers - layers) ? p : best));
+/** How many requests a new plan is expected to serve (the hysteresis horizon). */
+export const PAGE_HORIZON = 4;
+
+/** The edge the page's cost model prices: a Raspberry Pi 5 running this page in Chromium (derived from the measured WASM profile). */
+const EDGE: DeviceProfile = parseProfile(rpi5ChromiumJson);
 
 export interface PolicyModeOptions {
   /** Memory the edge may use for the model, bytes (the page's ?memory=MB); else from the browser. */
@@ -86,7 +84,6 @@ interface BatteryLike {
 export interface PolicyDecision {
   plan: PartitionPlan;
   precision: WirePrecision;
-  action: PolicyAction;
 }
 
 export class PagePolicy {
@@ -103,21 +100,26 @@ export class PagePolicy {
   private lastBwSamples = 0;
   private quietTicks = 0;
   private deciding?: Promise<PolicyDecision>;
+  private readonly planner = new SwitchAwarePlanner(PAGE_SWITCHING, PAGE_HORIZON);
+  /** The plan the page runs now (what a switch moves away from); undefined before the first decision. */
+  private current?: { counts: PlanCounts; precision: WirePrecision };
+  /** A request is being answered: decisions now are mid-answer, with its rows in the KV cache. */
+  private inRequest = false;
 
   private constructor(
     private readonly app: EdgeApp,
-    private readonly runner: PolicyRunner,
-    readonly entry: PolicyEntry,
     private readonly o: PolicyModeOptions,
   ) {
     const accuracy: AccuracyTable = { klPerResidual: accuracyJson.klPerResidual, klPerPartial: accuracyJson.klPerPartial, source: 'profiles/accuracy-gpt2-random.json' };
-    this.cost = new CostModel(app.graph, entry.edge, parseProfile(cloudProfileJson), accuracy);
+    this.cost = new CostModel(app.graph, EDGE, parseProfile(cloudProfileJson), accuracy);
+    const c = app.graph.config;
     this.view = {
-      policy: entry.name,
-      trainedFor: entry.trainedFor,
-      trainedLayers: entry.layers,
-      modelLayers: app.graph.config.nLayer,
-      mapped: entry.layers !== app.graph.config.nLayer,
+      policy: 'dpp-layer-switching',
+      method: PAGE_METHOD,
+      trainedFor: `not trained: computed per decision in this browser from the cost model (edge ${EDGE.name}, cloud node-epyc-2vcpu) on this page's model, ${c.nLayer} layers, ${app.graph.attnUnits} attention units per layer; switching horizon H = ${PAGE_HORIZON} requests`,
+      trainedLayers: 0,
+      modelLayers: c.nLayer,
+      mapped: false,
       decisions: 0,
       Ze: 0,
       Za: 0,
@@ -126,14 +128,16 @@ export class PagePolicy {
   }
 
   static async create(app: EdgeApp, o: PolicyModeOptions = {}): Promise<PagePolicy> {
-    const entry = policyFor(app.graph.config.nLayer);
-    const res = await fetch(entry.url);
-    if (!res.ok) throw new Error(`policy ${entry.name}: HTTP ${res.status} for ${entry.url}`);
-    const runner = await PolicyRunner.create(app.runtime, new Uint8Array(await res.arrayBuffer()), app.graph, { mapLayers: true });
-    const p = new PagePolicy(app, runner, entry, o);
+    const p = new PagePolicy(app, o);
     const nav = navigator as Navigator & { getBattery?: () => Promise<BatteryLike> };
     p.battery = await nav.getBattery?.().catch(() => undefined);
     return p;
+  }
+
+  private energyModel(radio: 'wifi' | 'lte'): EnergyModel {
+    const p = EDGE;
+    if (!p.power || !p.radio) throw new Error(`profile ${p.name} has no power or radio figures`);
+    return { activeW: p.power.activeW, idleW: p.power.idleW ?? 0, radio: p.radio[radio] };
   }
 
   /**
@@ -217,6 +221,8 @@ export class PagePolicy {
       if (!(this.app.link.network.snapshot().bandwidthBps > 0)) await this.measureBandwidth();
       const net = this.network();
       if (!net) throw new Error('the link has no RTT or bandwidth measurement yet');
+      if (arrival) this.inRequest = true;
+      const kvRows = this.inRequest && !arrival ? request.prompt : 0;
       const state: DecisionState = {
         net,
         netHistory: this.history.length ? [...this.history] : [net],
@@ -228,14 +234,28 @@ export class PagePolicy {
         memoryFreeBytes: this.memoryBytes(),
         battery: this.battery?.level ?? 1,
         radio: (navigator as Navigator & { connection?: { type?: string } }).connection?.type === 'cellular' ? 'lte' : 'wifi',
+        ...(this.current ? { current: this.current } : {}),
+        ...(kvRows > 0 ? { kvRows } : {}),
       };
-      const { action, ms } = await this.runner.decide(state);
-      const plan = countsToPlan(this.app.graph, action.counts);
+      const t0 = performance.now();
+      const energy = this.energyModel(state.radio);
+      const d = this.planner.decide(state, { model: this.cost, energy, objective: OBJECTIVE });
+      const ms = performance.now() - t0;
+      const graph = this.app.graph, L = graph.config.nLayer;
+      const plan = countsToPlan(graph, d.plan);
+      const sw = switchCost(this.cost, this.current?.counts, { counts: d.plan, precision: d.precision }, PAGE_SWITCHING, net, energy, kvRows, allWeightsResident(this.cost, state.memoryFreeBytes, request.prompt + request.gen));
+      const switched = this.current !== undefined && !samePlan(this.current.counts, d.plan);
+      this.current = { counts: d.plan, precision: d.precision };
       this.seen = net;
       this.decidedAt = performance.now();
-      const layers = action.counts.nLayer, total = layers * (action.counts.nHead + action.counts.nInner);
+      // layer cuts k = 1..L that did not fit the memory the page may use
+      let masked = 0;
+      for (let k = 1; k <= L; k++) if (edgeMemoryBytes(graph, layerSplitCounts(this.cost, k), request.prompt + request.gen) > state.memoryFreeBytes) masked++;
+      let edgeLayers = 0;
+      for (let l = 0; l < L; l++) if (d.plan.cloudHeads[l] === 0 && d.plan.cloudWidth[l] === 0) edgeLayers++;
+      const total = L * (d.plan.nHead + d.plan.nInner);
       let cloud = 0;
-      for (let l = 0; l < layers; l++) cloud += action.counts.cloudHeads[l]! + action.counts.cloudWidth[l]!;
+      for (let l = 0; l < L; l++) cloud += d.plan.cloudHeads[l]! + d.plan.cloudWidth[l]!;
       this.view.decisions++;
       this.view.last = {
         reason,
@@ -255,15 +275,18 @@ export class PagePolicy {
           battery: state.battery,
           radio: state.radio,
         },
-        fraction: FRACTIONS[action.fracIndex]!,
-        masked: action.mask.filter((m) => !m).length,
-        precision: action.precision,
+        fraction: (L - edgeLayers) / L,
+        masked,
+        precision: d.precision,
         cloudUnits: cloud / total,
         syncPoints: syncPointsPerForward(plan),
+        edgeLayers,
+        switched,
+        switchMs: sw.ms,
+        kvRows,
       };
-      this.view.log = [...this.view.log, { reason, fraction: this.view.last.fraction, precision: action.precision, at: this.view.last.at }].slice(-8);
-      if (this.runner.trainedLayers !== undefined) this.view.trainedLayers = this.runner.trainedLayers;
-      return { plan, precision: action.precision, action };
+      this.view.log = [...this.view.log, { reason, fraction: this.view.last.fraction, precision: d.precision, at: this.view.last.at }].slice(-8);
+      return { plan, precision: d.precision };
     };
     const p = run().finally(() => {
       if (this.deciding === p) this.deciding = undefined;
@@ -277,11 +300,16 @@ export class PagePolicy {
    * used (Z' = max(0, Z + used / budget - 1), as in training), at the network the policy last saw.
    */
   finished(request: { prompt: number; gen: number }, plan: PartitionPlan, precision: WirePrecision): void {
-    if (request.gen < 1) return;
+    if (request.gen < 1) {
+      this.inRequest = false;
+      return;
+    }
+    this.inRequest = false;
+    // the plan that actually ran last is the one in place now
+    this.current = { counts: planCounts(this.app.graph, plan), precision };
     const net = this.network() ?? this.seen;
-    const p = this.entry.edge;
-    if (!net || !p.power || !p.radio) return;
-    const energy = { activeW: p.power.activeW, idleW: p.power.idleW ?? 0, radio: p.radio[this.view.last?.seen.radio ?? 'wifi'] };
+    if (!net) return;
+    const energy = this.energyModel(this.view.last?.seen.radio ?? 'wifi');
     const c = requestCost(this.cost, this.cost.compile(plan, precision), request, net, energy);
     const battery = this.battery?.level ?? 1;
     this.Ze = Math.max(0, this.Ze + c.energyJ / (energyBudget(OBJECTIVE, battery) * request.gen) - 1);
@@ -292,6 +320,6 @@ export class PagePolicy {
   }
 
   async release(): Promise<void> {
-    await this.runner.release();
+    // nothing to release: no ONNX session (the method is computed, not learned)
   }
 }

@@ -2,9 +2,9 @@
 // once, the weight-carrying ones (a whole layer, the LM head) when first used. Both runtimes (and
 // the profilers) take their graphs from here. Each builder picks the checkpoint's family: GPT-2's
 // graphs (./split-graphs.ts) or the LLaMA family's (./llama/split-graphs.ts).
-import type { Checkpoint, GraphSource, LlamaConfig, ModelConfig, SplitGraphs } from '@splitwise/core';
-import { buildLayerGraph as buildGpt2LayerGraph, buildLmHeadGraph as buildGpt2LmHeadGraph, buildSplitGraphs as buildGpt2SplitGraphs } from './split-graphs.ts';
-import { buildLlamaLayerGraph, buildLlamaLmHeadGraph, buildLlamaSplitGraphs } from './llama/split-graphs.ts';
+import type { Checkpoint, GraphSource, LlamaConfig, ModelConfig, SplitGraphs, SubsetKind, TensorLike } from '@splitwise/core';
+import { buildLayerGraph as buildGpt2LayerGraph, buildLmHeadGraph as buildGpt2LmHeadGraph, buildSplitGraphs as buildGpt2SplitGraphs, buildSubsetGraph as buildGpt2SubsetGraph } from './split-graphs.ts';
+import { buildLlamaLayerGraph, buildLlamaLmHeadGraph, buildLlamaSplitGraphs, buildLlamaSubsetGraph } from './llama/split-graphs.ts';
 
 /** The weightless split graphs of the config's family. */
 export function buildSplitGraphs(config: ModelConfig): SplitGraphs {
@@ -21,10 +21,19 @@ export function buildLmHeadGraph(ckpt: Checkpoint): Uint8Array {
   return ckpt.config.family === 'llama' ? buildLlamaLmHeadGraph(ckpt as Checkpoint<LlamaConfig>) : buildGpt2LmHeadGraph(ckpt);
 }
 
+/**
+ * The `attn` or `ffn` graph with one subset's weights (the family WeightBinding's feeds for it) as
+ * initializers: what SplitSessions' constantSubsets runs instead of passing weights per call.
+ */
+export function buildSubsetGraph(config: ModelConfig, kind: SubsetKind, weights: Readonly<Record<string, TensorLike>>, label: string): Uint8Array {
+  return config.family === 'llama' ? buildLlamaSubsetGraph(config, kind, weights, label) : buildGpt2SubsetGraph(config, kind, weights, label);
+}
+
 export function graphSource(ckpt: Checkpoint): GraphSource {
   return {
     graphs: buildSplitGraphs(ckpt.config),
     layerGraph: (l) => buildLayerGraph(ckpt, l),
     lmHeadGraph: () => buildLmHeadGraph(ckpt),
+    subsetGraph: (kind, weights, label) => buildSubsetGraph(ckpt.config, kind, weights, label),
   };
 }

@@ -1,12 +1,12 @@
 // The weightless graphs of the split engine (see SPLIT_GRAPH_IO in @splitwise/core). They depend
 // only on the config: weights arrive as inputs, so one graph serves every layer and every subset
 // of heads or FFN chunks, and changing the plan never regenerates a graph.
-import { attentionScale, headDim, lmHead, requireFamily, tensor, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs } from '@splitwise/core';
+import { attentionScale, headDim, lmHead, requireFamily, tensor, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs, type TensorLike } from '@splitwise/core';
 import { GraphBuilder, type Dim } from './graph-builder.ts';
 import { activation, causalAttention, layerNorm } from './blocks.ts';
 
 /** Where a graph's weights come from: graph inputs (weightless graphs) or initializers. */
-type Weight = (name: string, dims: Dim[]) => string;
+export type Weight = (name: string, dims: Dim[]) => string;
 const asInputs = (b: GraphBuilder): Weight => (name, dims) => b.input(name, 'float32', dims);
 
 /** Shared front of attention: ln_1, the qkv projection, and the per-head split. */
@@ -62,23 +62,49 @@ function wholeLayer(b: GraphBuilder, c: GPT2Config, w: Weight): void {
   b.output(a.presentV, 'present_v', 'float32', ['heads', 'total', hd]);
 }
 
+/** The `attn` graph: x [T, E], past_k, past_v in; y, present_k, present_v out. */
+function attnGraph(b: GraphBuilder, c: GPT2Config, w: Weight): void {
+  const E = c.nEmbd, hd = headDim(c);
+  const x = b.input('x', 'float32', ['T', E]);
+  const r = attention(b, c, x, w);
+  b.output(r.y, 'y', 'float32', ['T', E]);
+  b.output(r.presentK, 'present_k', 'float32', ['heads', 'total', hd]);
+  b.output(r.presentV, 'present_v', 'float32', ['heads', 'total', hd]);
+}
+
+/** The `ffn` graph: x [T, E] in; y out. */
+function ffnGraph(b: GraphBuilder, c: GPT2Config, w: Weight): void {
+  const x = b.input('x', 'float32', ['T', c.nEmbd]);
+  b.output(mlp(b, c, x, w), 'y', 'float32', ['T', c.nEmbd]);
+}
+
+/** Weights from feeds (a WeightBinding's, for one subset) as initializers under the same names. */
+export const fromFeeds = (b: GraphBuilder, feeds: Readonly<Record<string, TensorLike>>): Weight => (name) => {
+  const t = feeds[name];
+  if (!t || t.dtype !== 'float32') throw new Error(`graph "${b.name}": no float32 weight "${name}" among the subset's feeds`);
+  return b.initializer(name, [...t.dims], t.data);
+};
+
+/**
+ * The `attn` or `ffn` graph with one subset's weights as initializers: `weights` are the feeds
+ * core's gpt2 WeightBinding gives that graph (attn: ln_g, ln_b, w_qkv, b_qkv, w_o, scale; ffn:
+ * ln_g, ln_b, w_fc, b_fc, w_proj). Only the activations stay inputs, and onnxruntime-web need not
+ * copy the weights into WASM memory on every call. Built once per (layer, subset), on first use.
+ */
+export function buildSubsetGraph(c: GPT2Config, kind: 'attn' | 'ffn', weights: Readonly<Record<string, TensorLike>>, label: string): Uint8Array {
+  const b = new GraphBuilder(label);
+  (kind === 'attn' ? attnGraph : ffnGraph)(b, requireFamily(c, 'gpt2', 'the GPT-2 subset graph'), fromFeeds(b, weights));
+  return b.toBytes();
+}
+
 export function buildSplitGraphs(c: GPT2Config): SplitGraphs {
   const E = c.nEmbd, hd = headDim(c);
 
   const attn = new GraphBuilder('attn');
-  {
-    const x = attn.input('x', 'float32', ['T', E]);
-    const r = attention(attn, c, x, asInputs(attn));
-    attn.output(r.y, 'y', 'float32', ['T', E]);
-    attn.output(r.presentK, 'present_k', 'float32', ['heads', 'total', hd]);
-    attn.output(r.presentV, 'present_v', 'float32', ['heads', 'total', hd]);
-  }
+  attnGraph(attn, c, asInputs(attn));
 
   const ffn = new GraphBuilder('ffn');
-  {
-    const x = ffn.input('x', 'float32', ['T', E]);
-    ffn.output(mlp(ffn, c, x, asInputs(ffn)), 'y', 'float32', ['T', E]);
-  }
+  ffnGraph(ffn, c, asInputs(ffn));
 
   const block = new GraphBuilder('block');
   wholeLayer(block, c, asInputs(block));

@@ -205,3 +205,23 @@ export function samePlan(a: PlanCounts | undefined, b: PlanCounts): boolean {
   for (let l = 0; l < b.nLayer; l++) if (a.cloudHeads[l] !== b.cloudHeads[l] || a.cloudWidth[l] !== b.cloudWidth[l]) return false;
   return true;
 }
+
+/**
+ * Expected processor-sharing slowdown over the next `horizonS` seconds, given the load now and the
+ * load process's statistics (a server can publish its long-run mean load, spread and correlation
+ * time). In logit space x(t) is Gaussian with mean mu + (x0 - mu) e^(-t/tau) and variance
+ * sigma^2 (1 - e^(-2t/tau)); the slowdown 1 / (1 - rho) = 1 + e^x, so E = 1 + exp(m + v/2),
+ * averaged over the horizon (8 points). Capped at 1 / (1 - maxLoad).
+ */
+export function expectedSlowdown(loadNow: number, o: ContentionOptions, horizonS: number): number {
+  const mu = logit(o.meanLoad), x0 = logit(Math.min(o.maxLoad, Math.max(1e-4, loadNow))), cap = 1 / (1 - o.maxLoad);
+  const n = 8;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const t = ((i + 0.5) / n) * Math.max(0, horizonS);
+    const a = Math.exp(-t / o.tauS);
+    const m = mu + (x0 - mu) * a, v = o.sigmaLogit ** 2 * (1 - a * a);
+    sum += Math.min(cap, 1 + Math.exp(m + v / 2));
+  }
+  return sum / n;
+}

@@ -33,6 +33,8 @@ export interface DecisionState {
   cloud?: { load: number; slowdown: number; history: number[] };
   /** Opt-in: the plan in place before this decision (changing it has a cost when switching costs are on). */
   current?: { counts: PlanCounts; precision: WirePrecision };
+  /** Opt-in: rows already in the KV cache (a mid-answer decision; 0 or absent between requests). */
+  kvRows?: number;
 }
 
 export const FEATURE_NAMES = [

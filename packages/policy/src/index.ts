@@ -20,5 +20,6 @@ export * from './env/simulator.ts';
 export * from './evaluate.ts';
 export * from './scenario.ts';
 export * from './dynamics.ts';
+export * from './cut-policy.ts';
 export * from './svg-plot.ts';
 export { Rng } from './rng.ts';

@@ -22,7 +22,7 @@ import { decodeAction, type PolicyAction, type PolicyOutputs } from './action.ts
 import { edgeMemoryBytes, requestCost, type CostModel, type EnergyModel, type NetworkState, type PlanCounts, type RequestShape } from './cost-model.ts';
 import type { DecisionState } from './features.ts';
 import { evaluateObjective, objectiveCoefficients, type ObjectiveConfig, type QueueState } from './objective.ts';
-import { allWeightsResident, modelFor, switchCost, type SwitchingCostOptions } from './dynamics.ts';
+import { allWeightsResident, contendedModel, expectedSlowdown, modelFor, switchCost, type ContentionOptions, type SwitchingCostOptions } from './dynamics.ts';
 import { edgeOnlyCounts, exactOptimum } from './optimum.ts';
 
 export interface PlanContext {
@@ -219,6 +219,10 @@ export class OptimumPlanner implements Planner {
  * the geometric mean of the current measurement and its history (what the next requests will see,
  * rather than this second's noisy sample). Without a plan in place (no dynamics) it is exactly
  * the DPP layer rule (with smooth false).
+ *
+ * With `loadModel` (the cloud load process's published statistics) and a reported load, the cloud
+ * is priced at the load expected over the request (mean reversion and the convexity of
+ * 1 / (1 - rho): expectedSlowdown), not at this second's figure.
  */
 export class SwitchAwarePlanner implements Planner {
   readonly name: string;
@@ -226,8 +230,18 @@ export class SwitchAwarePlanner implements Planner {
     readonly switching: SwitchingCostOptions,
     readonly horizon = 4,
     readonly smooth = false,
+    readonly loadModel?: ContentionOptions,
   ) {
-    this.name = `DPP + switching (H=${horizon}${smooth ? ', smoothed net' : ''})`;
+    this.name = `DPP + switching (H=${horizon}${smooth ? ', smoothed net' : ''}${loadModel ? ', load forecast' : ''})`;
+  }
+
+  /** The cost model to price with: the cloud at the load expected over the request when a load model is given. */
+  private modelAt(s: DecisionState, ctx: PlanContext, net: NetworkState): CostModel {
+    if (!this.loadModel || !s.cloud) return modelFor(ctx.model, s);
+    // the request's duration if served cloud-only at the current load sets the forecast horizon
+    const now = modelFor(ctx.model, s);
+    const T = requestCost(now, now.compile(layerSplitCounts(now, 0), 'int8'), s.request, net).latencyMs / 1000;
+    return contendedModel(ctx.model, expectedSlowdown(s.cloud.load, this.loadModel, T));
   }
 
   /** The network estimate the planner prices with. */
@@ -239,16 +253,21 @@ export class SwitchAwarePlanner implements Planner {
   }
 
   decide(s: DecisionState, ctx: PlanContext): Decision {
-    const { energy, objective } = ctx, model = modelFor(ctx.model, s), net = this.network(s);
+    const { energy, objective } = ctx, net = this.network(s), model = this.modelAt(s, ctx, net);
     const q = queueStateOf(s), { cL, cE } = objectiveCoefficients(objective, q, s.request.gen);
     const resident = allWeightsResident(ctx.model, s.memoryFreeBytes, s.request.prompt + s.request.gen);
     let best: Decision | undefined, bestScore = Infinity;
     for (let k = 0; k <= model.graph.config.nLayer; k++) {
       const plan = layerSplitCounts(model, k);
       if (k > 0 && !fits(model, plan, s)) continue;
-      const sw = switchCost(ctx.model, s.current?.counts, { counts: plan, precision: 'fp32' }, this.switching, net, energy, 0, resident, s.cloud?.slowdown ?? 1);
-      const swJ = (cL * sw.ms) / 1000 + cE * sw.energyJ;
+      // the switch's price depends on the precision only through the KV rows sent up mid-answer
+      const swJOf = (p: WirePrecision): number => {
+        const sw = switchCost(ctx.model, s.current?.counts, { counts: plan, precision: p }, this.switching, net, energy, s.kvRows ?? 0, resident, s.cloud?.slowdown ?? 1);
+        return (cL * sw.ms) / 1000 + cE * sw.energyJ;
+      };
+      const sw0 = (s.kvRows ?? 0) > 0 ? undefined : swJOf('fp32');
       for (const p of k === model.graph.config.nLayer ? (['fp32'] as const) : WIRE_PRECISIONS) {
+        const swJ = sw0 ?? swJOf(p);
         const J = evaluateObjective(model, model.compile(plan, p), s.request, net, energy, objective, q).J;
         const score = J + swJ / this.horizon;
         if (score < bestScore) [best, bestScore] = [{ plan, precision: p }, score];

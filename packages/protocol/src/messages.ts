@@ -125,7 +125,7 @@ export function requestToWire(req: CloudRequest, session: string, precision: Wir
       // checkpoints rebuild KV caches: always exact
       return { session, type: 'plan', plan: req.plan, length: req.length, rebuild: req.rebuild.map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })), ...(req.groups ? { groups: req.groups } : {}) };
     case 'segment':
-      // the edge rounded x's KV rows to req.precision: it must travel at that precision
+      // the edge checkpointed x as rounded at req.precision: it must travel at that precision
       return { session, type: 'segment', seq: req.seq, start: req.start, count: req.count, from: req.from, to: req.to, x: encodeRows(req.x, E, req.precision ?? precision) };
   }
 }

@@ -137,6 +137,9 @@ export async function createWebRuntime(o: WebRuntimeOptions = {}): Promise<WebRu
   };
   return {
     name: `onnxruntime-web/${backend}`,
+    // every input is copied into WASM memory (or uploaded to the GPU) per call: SplitSessions then
+    // holds subset weights as initializers too (constantSubsets)
+    copiesInputs: true,
     backend,
     threads,
     ...(adapter ? { adapter: adapter.name } : {}),

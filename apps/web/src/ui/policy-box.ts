@@ -1,4 +1,4 @@
-// Policy mode's part of the split card: which policy decides, what it saw at its last decision
+// Policy mode's part of the split card: which method decides (named), what it saw at its last decision
 // (the DecisionState, in readable units) and what it chose. The grid above shows the plan itself.
 import type { PolicyView } from '../hook-types.ts';
 import { h, setText } from './dom.ts';
@@ -32,18 +32,26 @@ export class PolicyBox {
     this.el.classList.toggle('bad', Boolean(v.error));
     setText(
       this.head,
-      v.error ?? `Policy ${v.policy} (ONNX, decided in this browser). Trained for ${v.trainedFor}${v.mapped ? `; its ${v.trainedLayers} layers' block scores are read by depth for this ${v.modelLayers}-layer model` : ''}.`,
+      v.error ??
+        (v.method
+          ? `${v.method}. Decided in this browser: ${v.trainedFor}.`
+          : `Policy ${v.policy} (ONNX, decided in this browser). Trained for ${v.trainedFor}${v.mapped ? `; its ${v.trainedLayers} layers' block scores are read by depth for this ${v.modelLayers}-layer model` : ''}.`),
     );
     const d = v.last;
     if (!d) {
       setText(this.chose, 'No decision yet.');
       return;
     }
+    const rt = `${d.syncPoints === 0 ? 'no round trips' : `${d.syncPoints} round trip${d.syncPoints > 1 ? 's' : ''}`} per token`;
     setText(
       this.chose,
-      `Chose ${Math.round(d.fraction * 16)}/16 of the layers' weights on the cloud (${pct(d.cloudUnits)} of heads and FFN columns), ` +
-        `${d.precision} on the wire, ${d.syncPoints === 0 ? 'no round trips' : `${d.syncPoints} round trip${d.syncPoints > 1 ? 's' : ''}`} per token` +
-        `${d.masked ? `; ${d.masked} of 17 shares did not fit memory` : ''}. Decision #${v.decisions} took ${ms(d.ms)}.`,
+      d.edgeLayers !== undefined
+        ? `Chose the first ${d.edgeLayers} of ${v.modelLayers} layers on the edge, the rest on the cloud, ${d.precision} on the wire, ${rt}` +
+            `${d.masked ? `; ${d.masked} of ${v.modelLayers} edge cuts did not fit memory` : ''}` +
+            `${d.switched ? `; the plan changed (priced at ${ms(d.switchMs ?? 0)}${d.kvRows ? `, ${d.kvRows} KV rows rebuilt` : ''})` : '; the plan did not change'}. Decision #${v.decisions} took ${ms(d.ms)}.`
+        : `Chose ${Math.round(d.fraction * 16)}/16 of the layers' weights on the cloud (${pct(d.cloudUnits)} of heads and FFN columns), ` +
+            `${d.precision} on the wire, ${rt}` +
+            `${d.masked ? `; ${d.masked} of 17 shares did not fit memory` : ''}. Decision #${v.decisions} took ${ms(d.ms)}.`,
     );
     setText(this.why, `When: ${d.reason}.`);
     const s = d.seen;
@@ -57,7 +65,7 @@ export class PolicyBox {
       ['radio', s.radio === 'lte' ? 'cellular' : 'Wi-Fi/wired'],
       ['Z energy', num(s.Ze, 3)],
       ['Z accuracy', num(s.Za, 3)],
-      ['trained for', `${v.trainedLayers} layers`],
+      ...(v.method ? [] : ([['trained for', `${v.trainedLayers} layers`]] as Array<[string, string]>)),
     ];
     this.seen.replaceChildren(...rows.flatMap(([k, val]) => [h('dt', { text: k }), h('dd', { text: val })]));
     setText(
@@ -66,6 +74,6 @@ export class PolicyBox {
         ? `Last request, as the cost model prices it: ${num(v.lastRequest.energyJ, 2)} J on the edge, KL ${v.lastRequest.accuracyLoss.toExponential(1)} per token; the virtual queues are now Z_e ${num(v.Ze, 3)}, Z_a ${num(v.Za, 3)}.`
         : 'The energy and accuracy virtual queues move after each finished request.',
     );
-    this.log.replaceChildren(...[...v.log].reverse().map((e) => h('li', { text: `${new Date(e.at).toLocaleTimeString()}: ${Math.round(e.fraction * 16)}/16 cloud, ${e.precision} (${e.reason})` })));
+    this.log.replaceChildren(...[...v.log].reverse().map((e) => h('li', { text: `${new Date(e.at).toLocaleTimeString()}: ${v.method ? `${Math.round((1 - e.fraction) * v.modelLayers)}/${v.modelLayers} layers on the edge` : `${Math.round(e.fraction * 16)}/16 cloud`}, ${e.precision} (${e.reason})` })));
   }
 }

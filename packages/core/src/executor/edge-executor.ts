@@ -193,12 +193,10 @@ export class EdgeExecutor {
         x = combine(x, this.bias(b), [await this.partial(b, x, T, P)]);
       } else {
         const first = step.blocks[0]!, last = step.blocks.at(-1)!, precision = this.link.precision ?? 'fp32';
-        // KV rows are wire-rounded on both sides, so the checkpoint rebuilds exactly the caches the
-        // cloud computed (the codec is idempotent: the cloud decodes this very x)
-        if (first.kind === 'attn') {
-          x = wireRound(x, E, precision);
-          this.checkpoint[first.layer]!.append(x);
-        }
+        // the checkpoint keeps the row as the cloud decodes it (wireRound is the codec's own
+        // round trip), so a rebuild makes exactly the cache the cloud computed; the edge's own
+        // share still uses x
+        if (first.kind === 'attn') this.checkpoint[first.layer]!.append(wireRound(x, E, precision));
         const req = { type: 'segment' as const, seq: ++this.seq, start: P, count: T, from: step.from, to: step.to, x, precision };
         // a mixed first block: the edge computes its share while the cloud computes its own
         // allSettled: a failed call must not leave the edge's share still writing its KV cache

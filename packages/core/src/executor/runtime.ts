@@ -16,6 +16,11 @@ export interface RuntimeSession {
 export interface RuntimeAdapter {
   /** e.g. "onnxruntime-node/cpu", "onnxruntime-web/wasm". */
   readonly name: string;
+  /**
+   * The runtime copies every input into its own memory on every call (onnxruntime-web copies
+   * into WASM memory); then SplitSessions defaults to graphs with constant weights for subsets too.
+   */
+  readonly copiesInputs?: boolean;
   createSession(model: Uint8Array, label: string): Promise<RuntimeSession>;
 }
 
@@ -40,6 +45,8 @@ export const SPLIT_GRAPH_IO = {
 
 export type SplitGraphKind = keyof typeof SPLIT_GRAPH_IO;
 export type SplitGraphs = Record<SplitGraphKind, Uint8Array>;
+/** The split graphs a mixed block runs per subset of attention units or FFN chunks. */
+export type SubsetKind = 'attn' | 'ffn';
 
 /** Everything a side may load: the weightless graphs, and graphs that carry weights. */
 export interface GraphSource {
@@ -48,6 +55,13 @@ export interface GraphSource {
   layerGraph(l: number): Uint8Array;
   /** Final LayerNorm + LM head, weights as initializers: x [1, E] -> logits [1, vocab]. */
   lmHeadGraph(): Uint8Array;
+  /**
+   * The `attn` or `ffn` graph with `weights` as initializers: exactly the feeds the family's
+   * WeightBinding gives that graph for one layer and subset (names, shapes, data). What is left
+   * as inputs: x (+ positions where the family has them), past_k, past_v (attn). Absent: the
+   * sessions run subsets on the weightless graphs only.
+   */
+  subsetGraph?(kind: SubsetKind, weights: Readonly<Record<string, TensorLike>>, label: string): Uint8Array;
 }
 
 export interface SplitSessionOptions {
@@ -58,12 +72,59 @@ export interface SplitSessionOptions {
    * @defaultValue true
    */
   constantLayers?: boolean;
+  /**
+   * Run the attention units and FFN chunks of mixed layers through graphs that hold the owned
+   * subset's weights as initializers, one per (layer, attn|ffn, subset), built on first use and
+   * kept in an LRU (`subsetCacheBytes`). A plan change costs one build per subset it introduces;
+   * decoding then passes no weights. Worth it where the runtime copies inputs on every call
+   * (onnxruntime-web: the half plan went from 4.1x to ~1.xx edge-only, docs/BENCHMARKS.md);
+   * onnxruntime-node binds weight inputs without copying, and there it is off by default.
+   * @defaultValue runtime.copiesInputs (true for onnxruntime-web, false for onnxruntime-node)
+   */
+  constantSubsets?: boolean;
+  /**
+   * The LRU bound of constantSubsets: weight bytes the subset sessions may hold before the least
+   * recently used are released. Keep it above a side's share of the layer weights (gpt2-small:
+   * 340 MB in all), or a plan's own subsets evict each other and every call rebuilds one.
+   * @defaultValue 1 GiB
+   */
+  subsetCacheBytes?: number;
 }
 
-/** A side's sessions: the weightless graphs up front, weight-carrying ones on first use. */
+/** What the constant subset sessions hold and did (SplitSessions.subsetStats). */
+export interface SubsetStats {
+  /** Sessions held now, and the weight bytes they were built with. */
+  sessions: number;
+  bytes: number;
+  /** Weight bytes of the largest subset held. */
+  largest: number;
+  built: number;
+  hits: number;
+  evicted: number;
+}
+
+interface SubsetEntry {
+  session: Promise<RuntimeSession>;
+  bytes: number;
+  /** Runs in flight: an evicted session is released when the last one ends. */
+  running: number;
+  evicted: boolean;
+}
+
+const feedBytes = (f: Readonly<Record<string, TensorLike>>): number => Object.values(f).reduce((a, t) => a + t.data.byteLength, 0);
+
+/**
+ * A side's sessions: the weightless graphs up front, weight-carrying ones on first use: whole
+ * layers (constantLayers) and, with constantSubsets, the `attn`/`ffn` graph of each (layer,
+ * owned subset) that mixed layers run, in an LRU bounded by subsetCacheBytes.
+ */
 export class SplitSessions {
   private layers = new Map<number, Promise<RuntimeSession>>();
   private head?: Promise<RuntimeSession>;
+  /** Constant subset sessions by key, least recently used first (Map order). */
+  private subsets = new Map<string, SubsetEntry>();
+  private subsetBytes = 0;
+  private counts = { built: 0, hits: 0, evicted: 0 };
 
   private constructor(
     private readonly runtime: RuntimeAdapter,
@@ -76,7 +137,11 @@ export class SplitSessions {
     const kinds = Object.keys(SPLIT_GRAPH_IO) as SplitGraphKind[];
     const made = await Promise.all(kinds.map((k) => runtime.createSession(source.graphs[k], k)));
     const base = Object.fromEntries(kinds.map((k, i) => [k, made[i]!])) as Record<SplitGraphKind, RuntimeSession>;
-    return new SplitSessions(runtime, source, base, { constantLayers: options.constantLayers ?? true });
+    return new SplitSessions(runtime, source, base, {
+      constantLayers: options.constantLayers ?? true,
+      constantSubsets: (options.constantSubsets ?? runtime.copiesInputs === true) && source.subsetGraph !== undefined,
+      subsetCacheBytes: options.subsetCacheBytes ?? 2 ** 30,
+    });
   }
 
   get attn(): RuntimeSession {
@@ -103,12 +168,87 @@ export class SplitSessions {
     return s;
   }
 
+  /**
+   * The `attn` or `ffn` graph of one layer and owned subset with its weights as initializers, or
+   * undefined when constantSubsets is off. `key` names the subset (layer, kind, units or chunks);
+   * `weights` gives its feeds, called only when the session is built. The session returned is
+   * safe to run while the LRU evicts it: it is released when its last run ends.
+   */
+  subset(kind: SubsetKind, key: string, weights: () => Readonly<Record<string, TensorLike>>): RuntimeSession | undefined {
+    if (!this.options.constantSubsets || !this.source.subsetGraph) return undefined;
+    const k = `${kind}.${key}`;
+    let e = this.subsets.get(k);
+    if (e) {
+      this.counts.hits++;
+      this.subsets.delete(k); // most recently used last
+    } else {
+      const w = weights();
+      const label = `layer.${key}.${kind}`; // "layer.": a per-layer graph with constant weights (see the runtimes)
+      const bytes = feedBytes(w);
+      e = { session: this.runtime.createSession(this.source.subsetGraph(kind, w, label), label), bytes, running: 0, evicted: false };
+      this.counts.built++;
+      this.subsetBytes += bytes;
+      const failed = e;
+      // a failed build is not kept: the next call tries again
+      e.session.catch(() => this.subsets.get(k) === failed && this.drop(k, failed));
+    }
+    this.subsets.set(k, e);
+    this.evict(e);
+    const entry = e;
+    return {
+      run: async (feeds) => {
+        entry.running++;
+        try {
+          return await (await entry.session).run(feeds);
+        } finally {
+          if (--entry.running === 0 && entry.evicted) void this.releaseEntry(entry);
+        }
+      },
+      release: async () => undefined, // the LRU owns it
+    };
+  }
+
+  /** Counters of the constant subset sessions. */
+  subsetStats(): SubsetStats {
+    const held = [...this.subsets.values()];
+    return { sessions: held.length, bytes: this.subsetBytes, largest: held.reduce((m, e) => Math.max(m, e.bytes), 0), ...this.counts };
+  }
+
+  /** Release least recently used subset sessions (never `keep`) while over the bound. */
+  private evict(keep: SubsetEntry): void {
+    for (const [k, e] of this.subsets) {
+      if (this.subsetBytes <= this.options.subsetCacheBytes) break;
+      if (e === keep) continue;
+      this.drop(k, e);
+      this.counts.evicted++;
+    }
+  }
+
+  private drop(k: string, e: SubsetEntry): void {
+    this.subsets.delete(k);
+    this.subsetBytes -= e.bytes;
+    e.evicted = true;
+    if (e.running === 0) void this.releaseEntry(e);
+  }
+
+  private async releaseEntry(e: SubsetEntry): Promise<void> {
+    try {
+      await (await e.session).release();
+    } catch {
+      // a session that failed to build has nothing to release
+    }
+  }
+
   lmHead(): Promise<RuntimeSession> {
     this.head ??= this.runtime.createSession(this.source.lmHeadGraph(), 'lm_head');
     return this.head;
   }
 
   async release(): Promise<void> {
+    const subsets = [...this.subsets.values()];
+    this.subsets.clear();
+    this.subsetBytes = 0;
+    await Promise.all(subsets.map((e) => this.releaseEntry(e)));
     const all = [...Object.values(this.base), ...(await Promise.all(this.layers.values()))];
     if (this.head) all.push(await this.head);
     await Promise.all(all.map((s) => s.release()));

@@ -95,10 +95,12 @@ export class SideRunner {
   /** This side's attention units of layer l over T new rows: the partial sum (no bias); appends to the KV cache. */
   async attn(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
     const heads = this.heads(l);
-    const r = await this.sessions.attn.run({
+    // a constant subset graph holds these units' weights (built on first use); else they are inputs
+    const constant = this.sessions.subset('attn', `${l}.[${heads.join(',')}]`, () => this.weights.binding.attn(l, heads)); // not cached: the graph holds them
+    const r = await (constant ?? this.sessions.attn).run({
       x: f32(x, [T, this.weights.E]),
       ...this.weights.positions(start, T),
-      ...this.weights.attn(l, heads),
+      ...(constant ? {} : this.weights.attn(l, heads)),
       ...this.kvFeeds(l, start),
     });
     this.kv[l] = { heads, length: start + T, k: out(r, 'present_k'), v: out(r, 'present_v') };
@@ -107,7 +109,10 @@ export class SideRunner {
 
   /** This side's FFN chunks of layer l: the partial sum (no bias). */
   async ffn(l: number, x: Float32Array, T: number): Promise<Float32Array> {
-    const r = await this.sessions.ffn.run({ x: f32(x, [T, this.weights.E]), ...this.weights.ffn(l, this.chunks(l)) });
+    const chunks = this.chunks(l);
+    // chunk indices name hidden-unit ranges of this graph's chunking, so the key carries the count
+    const constant = this.sessions.subset('ffn', `${l}.${this.weights.graph.ffnChunks}[${chunks.join(',')}]`, () => this.weights.binding.ffn(l, chunks));
+    const r = await (constant ?? this.sessions.ffn).run({ x: f32(x, [T, this.weights.E]), ...(constant ? {} : this.weights.ffn(l, chunks)) });
     return out(r, 'y');
   }
 
@@ -158,9 +163,10 @@ export class SideRunner {
           throw new TensorShapeError(`checkpoint for layer ${l} has ${xPast.length} values; expected ${P}x${E}`);
         }
         rebuilt = { k: new Float32Array(gained.length * P * hd), v: new Float32Array(gained.length * P * hd) };
+        const w = this.weights.kv(l, gained); // gathered once for all groups
         let at = 0;
         for (const g of groups) {
-          const r = await this.sessions.kv.run({ x: f32(xPast.subarray(at * E, (at + g) * E), [g, E]), ...this.weights.positions(at, g), ...this.weights.kv(l, gained) });
+          const r = await this.sessions.kv.run({ x: f32(xPast.subarray(at * E, (at + g) * E), [g, E]), ...this.weights.positions(at, g), ...w });
           const k = out(r, 'k'), v = out(r, 'v'); // [heads, g, hd] into [heads, P, hd]
           for (let h = 0; h < gained.length; h++) {
             rebuilt.k.set(k.subarray(h * g * hd, (h + 1) * g * hd), (h * P + at) * hd);

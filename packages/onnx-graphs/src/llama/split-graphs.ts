@@ -6,9 +6,10 @@
 // units: w_q [E, u*r*hd] (query head j of the subset belongs to unit floor(j / r)), w_k, w_v
 // [E, u*hd], w_o [u*r*hd, E]; the KV cache is [u, P, hd], keys stored after RoPE. Every call
 // carries the absolute positions (int64 [T]) its rows sit at.
-import { lmHead, requireFamily, tensor, type Checkpoint, type LlamaConfig, type SplitGraphs } from '@splitwise/core';
+import { lmHead, requireFamily, tensor, type Checkpoint, type LlamaConfig, type SplitGraphs, type TensorLike } from '@splitwise/core';
 import { GraphBuilder, type Dim } from '../graph-builder.ts';
 import { dim } from '../blocks.ts';
+import { fromFeeds } from '../split-graphs.ts';
 import { MASKED, ropeCosSin, rmsNorm, swiglu } from './blocks.ts';
 
 /** Where a graph's weights come from: graph inputs (weightless graphs) or initializers. */
@@ -97,24 +98,43 @@ function wholeLayer(b: GraphBuilder, c: LlamaConfig, w: Weight): void {
   b.output(a.presentV, 'present_v', 'float32', ['units', 'total', hd]);
 }
 
+/** The `attn` graph: x [T, E], positions [T], past_k, past_v in; y, present_k, present_v out. */
+function attnGraph(b: GraphBuilder, c: LlamaConfig, w: Weight): void {
+  const E = c.nEmbd, hd = c.headDim;
+  const x = b.input('x', 'float32', ['T', E]);
+  const positions = b.input('positions', 'int64', ['T']);
+  const r = attention(b, c, x, positions, w);
+  b.output(r.y, 'y', 'float32', ['T', E]);
+  b.output(r.presentK, 'present_k', 'float32', ['units', 'total', hd]);
+  b.output(r.presentV, 'present_v', 'float32', ['units', 'total', hd]);
+}
+
+/** The `ffn` graph: x [T, E] in; y out. */
+function ffnGraph(b: GraphBuilder, c: LlamaConfig, w: Weight): void {
+  const x = b.input('x', 'float32', ['T', c.nEmbd]);
+  b.output(mlp(b, c, x, w), 'y', 'float32', ['T', c.nEmbd]);
+}
+
+/**
+ * The `attn` or `ffn` graph with one subset's weights as initializers: `weights` are the feeds
+ * core's llama WeightBinding gives that graph (attn: ln_g, w_q, w_k, w_v, w_o, and b_q, b_k, b_v
+ * with q/k/v biases; ffn: ln_g, w_gate, w_up, w_down). x and positions (+ past_k, past_v) stay
+ * inputs. Built once per (layer, subset), on first use.
+ */
+export function buildLlamaSubsetGraph(config: LlamaConfig, kind: 'attn' | 'ffn', weights: Readonly<Record<string, TensorLike>>, label: string): Uint8Array {
+  const b = new GraphBuilder(label);
+  (kind === 'attn' ? attnGraph : ffnGraph)(b, requireFamily(config, 'llama', 'buildLlamaSubsetGraph'), fromFeeds(b, weights));
+  return b.toBytes();
+}
+
 export function buildLlamaSplitGraphs(config: LlamaConfig): SplitGraphs {
   const c = requireFamily(config, 'llama', 'buildLlamaSplitGraphs'), E = c.nEmbd, hd = c.headDim;
 
   const attn = new GraphBuilder('llama.attn');
-  {
-    const x = attn.input('x', 'float32', ['T', E]);
-    const positions = attn.input('positions', 'int64', ['T']);
-    const r = attention(attn, c, x, positions, asInputs(attn));
-    attn.output(r.y, 'y', 'float32', ['T', E]);
-    attn.output(r.presentK, 'present_k', 'float32', ['units', 'total', hd]);
-    attn.output(r.presentV, 'present_v', 'float32', ['units', 'total', hd]);
-  }
+  attnGraph(attn, c, asInputs(attn));
 
   const ffn = new GraphBuilder('llama.ffn');
-  {
-    const x = ffn.input('x', 'float32', ['T', E]);
-    ffn.output(mlp(ffn, c, x, asInputs(ffn)), 'y', 'float32', ['T', E]);
-  }
+  ffnGraph(ffn, c, asInputs(ffn));
 
   const block = new GraphBuilder('llama.block');
   wholeLayer(block, c, asInputs(block));
