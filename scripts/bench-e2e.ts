@@ -5,10 +5,11 @@
 // equal the edge-only run's (exactness; fp16/int8 may legitimately differ). Both sides share this
 // machine's cores, so this measures the protocol and runtime overheads, not a two-machine speed-up.
 //   tsx scripts/bench-e2e.ts [--model DIR] [--tokens 32] [--prompt-tokens 32] [--rounds 2] [--plans half] [--precisions fp32]
-//                            [--weightless] [--out out/bench-e2e.json]
-// --weightless also runs the half plan in a second page (?subsets=0) whose mixed layers pass their
-// weights per call (the weightless subset graphs), interleaved with the rest: the before/after of
-// SplitSessions' constantSubsets in one run.
+//                            [--weightless | --compare QUERY] [--out out/bench-e2e.json]
+// --compare QUERY also runs edge-only and the half plan in a second page opened with ?QUERY,
+// interleaved with the rest: an A/B of a page setting in one run. --weightless is --compare
+// subsets=0: mixed layers pass their weights per call (the weightless subset graphs), the
+// before/after of SplitSessions' constantSubsets.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -35,6 +36,7 @@ const { values: a } = parseArgs({
     /** Only these wire precisions (comma-separated, of fp32, fp16, int8). */
     precisions: { type: 'string' },
     weightless: { type: 'boolean', default: false },
+    compare: { type: 'string' },
     out: { type: 'string', default: join(root, 'out/bench-e2e.json') },
     shot: { type: 'string', default: join(root, 'out/bench-e2e.png') },
   },
@@ -66,9 +68,10 @@ const server = await createCloudServer({ modelDir: dir, port: 0, webDist: join(r
 const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
 page.on('pageerror', (e) => console.error('page error:', e.message));
-// the comparison page: mixed layers on the weightless graphs (weights copied into WASM per call)
-const weightlessPage = a.weightless ? await browser.newPage({ viewport: { width: 1280, height: 860 } }) : undefined;
-weightlessPage?.on('pageerror', (e) => console.error('page error (weightless):', e.message));
+// the comparison page (e.g. subsets=0: mixed layers on the weightless graphs, weights copied into WASM per call)
+const compare = a.compare ?? (a.weightless ? 'subsets=0' : undefined);
+const weightlessPage = compare ? await browser.newPage({ viewport: { width: 1280, height: 860 } }) : undefined;
+weightlessPage?.on('pageerror', (e) => console.error(`page error (?${compare}):`, e.message));
 
 const state = (): Promise<SplitwiseState> => page.evaluate(() => (globalThis as HookWindow).__splitwise!.state);
 const t0 = performance.now();
@@ -80,10 +83,10 @@ if (ready.error) throw new Error(`page failed: ${ready.error}`);
 const loadSeconds = (performance.now() - t0) / 1000;
 console.log(`page ready in ${loadSeconds.toFixed(1)} s: ${ready.backend}, ${ready.threads} threads, model ${(ready.modelBytes! / 2 ** 20).toFixed(0)} MiB`);
 if (weightlessPage) {
-  await weightlessPage.goto(`${server.url}/?store=0&plan=edge&max=${TOKENS}&subsets=0`);
+  await weightlessPage.goto(`${server.url}/?store=0&plan=edge&max=${TOKENS}&${compare}`);
   await weightlessPage.waitForFunction(() => (globalThis as HookWindow).__splitwise?.state.ready || (globalThis as HookWindow).__splitwise?.state.error, null, { timeout: 300_000 });
   const e = await weightlessPage.evaluate(() => (globalThis as HookWindow).__splitwise!.state.error);
-  if (e) throw new Error(`weightless page failed: ${e}`);
+  if (e) throw new Error(`?${compare} page failed: ${e}`);
 }
 
 // ------------------------------------------------------------------ runs
@@ -113,12 +116,13 @@ const CASES = ALL_CASES.filter((c) => !only || c.plan === 'edge' || only.include
   .filter((c) => c.precisions.length > 0);
 if (weightlessPage) {
   const half = CASES.find((c) => c.plan === 'half');
-  CASES.push({ plan: 'half', label: 'half, weightless subset graphs (?subsets=0)', precisions: half?.precisions ?? ['fp32'], weightless: true });
+  CASES.push({ plan: 'edge', label: `edge only (?${compare})`, precisions: ['fp32'], weightless: true });
+  CASES.push({ plan: 'half', label: `half (?${compare})`, precisions: half?.precisions ?? ['fp32'], weightless: true });
 }
 
 interface Row {
   plan: string;
-  /** Run in the ?subsets=0 page: mixed layers pass their weights per call. */
+  /** Run in the comparison page (--compare QUERY; --weightless: ?subsets=0). */
   weightless: boolean;
   label: string;
   precision: WirePrecision;
@@ -146,7 +150,7 @@ for (let round = 0; round < ROUNDS; round++) {
         const warm = await run(c.plan, precision, 4, on); // compiles this plan's graphs, warms the JIT
         if (warm.error) throw new Error(`${k}: ${warm.error}`);
         // the first token after the page's load builds the graphs this plan needs (constant subsets, layers)
-        console.log(`warm-up: ${c.plan.padEnd(9)} ${precision}${c.weightless ? ' weightless' : ''}  first token (prefill + graph builds) ${warm.tokenMs[0]!.toFixed(0)} ms`);
+        console.log(`warm-up: ${c.plan.padEnd(9)} ${precision}${c.weightless ? ` ?${compare}` : ''}  first token (prefill + graph builds) ${warm.tokenMs[0]!.toFixed(0)} ms`);
       }
       if (!shotTaken && c.plan === 'half' && !c.weightless) {
         // a gpt2-small-sized picture of the page mid-answer (the README's comes from the e2e tests)
@@ -161,7 +165,7 @@ for (let round = 0; round < ROUNDS; round++) {
       if (r.error) throw new Error(`${k}: ${r.error}`);
       runsOf.set(k, [...(runsOf.get(k) ?? []), r]);
       const ms = median(r.tokenMs.slice(1));
-      console.log(`round ${round + 1}: ${c.plan.padEnd(9)} ${precision}${c.weightless ? ' weightless' : ''}  decode median ${ms.toFixed(1)} ms`);
+      console.log(`round ${round + 1}: ${c.plan.padEnd(9)} ${precision}${c.weightless ? ` ?${compare}` : ''}  decode median ${ms.toFixed(1)} ms`);
     }
   }
 }
@@ -215,10 +219,11 @@ const fmt = (n: number, d = 1): string => n.toLocaleString('en-US', { minimumFra
 console.log(`\nbrowser edge (${ready.backend}, ${ready.threads} threads) <-> node cloud on loopback; ${PROMPT_TOKENS}-token prompt, ${TOKENS} tokens x ${ROUNDS} rounds; RTT ${fmt(net?.rttMs ?? NaN, 2)} ms\n`);
 console.log('| plan | wire | decode ms / token (median) | × edge only | p95 | prefill ms | round trips / token | bytes / token up | down | tokens vs edge-only |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
-const edgeMs = rows.find((r) => r.plan === 'edge')!.decodeMedianMs;
+// each page's rows against its own edge-only run
+const edgeMs = (r: Row): number => rows.find((e) => e.plan === 'edge' && e.weightless === r.weightless)!.decodeMedianMs;
 for (const r of rows) {
   console.log(
-    `| ${r.label} | ${r.plan === 'edge' ? '–' : r.precision} | ${fmt(r.decodeMedianMs)} | ${fmt(r.decodeMedianMs / edgeMs, 2)} | ${fmt(r.decodeP95Ms)} | ${fmt(r.prefillMs, 0)} | ${fmt(r.roundTripsPerToken)} | ${fmt(r.bytesUpPerToken, 0)} | ${fmt(r.bytesDownPerToken, 0)} | ${r.sameTokensAsEdgeOnly ? 'same tokens' : 'differs'} |`,
+    `| ${r.label} | ${r.plan === 'edge' ? '–' : r.precision} | ${fmt(r.decodeMedianMs)} | ${fmt(r.decodeMedianMs / edgeMs(r), 2)} | ${fmt(r.decodeP95Ms)} | ${fmt(r.prefillMs, 0)} | ${fmt(r.roundTripsPerToken)} | ${fmt(r.bytesUpPerToken, 0)} | ${fmt(r.bytesDownPerToken, 0)} | ${r.sameTokensAsEdgeOnly ? 'same tokens' : 'differs'} |`,
   );
 }
 console.log(`\nload average (1 min) before/after: ${loadBefore[0]!.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} CPUs`);

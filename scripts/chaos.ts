@@ -4,14 +4,14 @@
 // failover (two servers, the serving one dies) and a restart on the same port (one server).
 // Not a test: it prints a JSON object and a table (docs/BENCHMARKS.md has the latest figures).
 //
-//   npm run chaos -- [--kills 20] [--tokens 48] [--layers 6 --heads 6 --embd 384] [--plans half,random:3]
+//   npm run chaos -- [--kills 20 (at least this many kills, and answers, per precision)] [--tokens 48] [--layers 6 --heads 6 --embd 384] [--plans half,random:3]
 //                    [--precisions fp32,fp16,int8] [--seed 1] [--json out.json]
 import { writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PRESETS, SplitSessions, WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
+import { PRESETS, SplitSessions, gpt2Config, WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
 import { loadGpt2FromDir, makeModel } from '@splitwise/checkpoint/node';
 import { graphSource, OrtNodeRuntime } from '@splitwise/runtime-node';
 import { answer, callsPerAnswer, firstDifference, maxLogitDiff, ServerSlot, type Answer, type AnswerSettings } from '../tests/kill-kit.ts';
@@ -35,7 +35,7 @@ const precisions = o.precisions.split(',') as WirePrecision[];
 for (const p of precisions) if (!WIRE_PRECISIONS.includes(p)) throw new Error(`--precisions: unknown precision "${p}" (have ${WIRE_PRECISIONS.join(', ')})`);
 const plans = o.plans.split(',');
 const E = Number(o.embd);
-const config = { ...PRESETS.gpt2, nLayer: Number(o.layers), nHead: Number(o.heads), nEmbd: E, nInner: 4 * E, nPositions: Math.max(128, 2 * TOKENS) };
+const config = gpt2Config({ ...PRESETS.gpt2, nLayer: Number(o.layers), nHead: Number(o.heads), nEmbd: E, nInner: 4 * E, nPositions: Math.max(128, 2 * TOKENS) });
 const PROMPT = [464, 5044, 290, 262, 6279];
 
 let seed = Number(o.seed) >>> 0 || 1;
@@ -67,7 +67,8 @@ try {
     const t0 = performance.now();
     const row: Row = { precision, answers: 0, kills: 0, midAnswer: 0, identicalTokens: 0, identicalLogits: 0, maxLogitDiff: 0, recoveryMs: { failover: [], restart: [] }, wallMs: 0 };
     const refs = new Map<string, Answer>();
-    for (let i = 0; row.kills < KILLS; i++) {
+    // at least KILLS kills and at least KILLS answers, each with at least one kill
+    for (let i = 0; row.kills < KILLS || row.answers < KILLS; i++) {
       const plan = plans[i % plans.length]!;
       const s: AnswerSettings = { ckpt, sessions, prompt: PROMPT, newTokens: TOKENS, plan, precision };
       if (!refs.has(plan)) refs.set(plan, await answer([a.url], s));
@@ -77,7 +78,7 @@ try {
       // edge retries. One kill per failover answer, one or two per restart answer, at random calls
       // (the reset is call 1).
       const restart = i % 2 === 1, calls = callsPerAnswer(s);
-      const want = Math.min(KILLS - row.kills, restart ? 1 + Math.floor(rnd() * 2) : 1);
+      const want = restart ? 1 + Math.floor(rnd() * 2) : 1;
       const at = new Set<number>();
       while (at.size < want) at.add(2 + Math.floor(rnd() * (calls - 2)));
       let back: Promise<void> = Promise.resolve();

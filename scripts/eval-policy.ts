@@ -76,6 +76,9 @@ const { values: args } = parseArgs({
     subject: { type: 'string', default: 'policy' },
     /** Horizons H the switch-aware planner is fitted over (training episodes). */
     horizons: { type: 'string', default: '1,4,16' },
+    /** Fit the switch-aware planner's network smoothing and load forecast ('fit'), or keep them off ('off'). */
+    smoothing: { type: 'string', default: 'fit' },
+    'load-forecast': { type: 'string', default: 'fit' },
     /** A version-2 learned policy folder (cut x precision, scripts/train-cut-policy.ts) to evaluate beside the rest. */
     learned: { type: 'string', default: '' },
     /** Cuts the static split tries (comma-separated; default: every cut). */
@@ -344,7 +347,9 @@ for (const fam of selected) {
     let subject: Planner = policy;
     if (SUBJECT === 'switch-aware') {
       const tried: Array<{ p: SwitchAwarePlanner; meanLatencyS: number }> = [];
-      for (const h of HORIZONS) for (const sm of [false, true]) for (const lf of fam.dynamics?.contention ? [undefined, fam.dynamics.contention] : [undefined]) {
+      const smooths = args.smoothing === 'off' ? [false] : [false, true];
+      const forecasts = fam.dynamics?.contention && args['load-forecast'] !== 'off' ? [undefined, fam.dynamics.contention] : [undefined];
+      for (const h of HORIZONS) for (const sm of smooths) for (const lf of forecasts) {
         const p = switchAware(h, sm, lf);
         tried.push({ p, meanLatencyS: summarize(await runEpisodes(trainCfg, p, fam.trainSeeds)).meanLatencyS });
       }

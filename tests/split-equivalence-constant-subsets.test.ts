@@ -114,3 +114,23 @@ describe('subset graphs take only activations', () => {
     });
   }
 });
+
+describe('warming a plan', () => {
+  it('builds the side\'s subset sessions ahead, so the first token builds none', async () => {
+    const ckpt = makeRandomModel(PRESETS.tiny, 8) as Checkpoint<ModelConfig>;
+    const graph = buildModelGraph(ckpt.config), mono = await createMonolithic(ckpt);
+    const split = await createLocalSplit(ckpt, edgeOnlyPlan(graph), { constantSubsets: true });
+    const plan = randomPlan(graph, 77);
+    const asked = await split.edge.runner.warmSubsets(plan);
+    const built = split.sessions.edge.subsetStats().built;
+    expect(asked).toBeGreaterThan(0);
+    expect(built).toBe(asked);
+    await split.edge.reset(plan);
+    const ids = tokenIds(5, 1, ckpt.config.vocabSize);
+    expect(maxAbsDiff(await split.edge.forward(ids), await mono.forward(ids))).toBeLessThan(TOL);
+    expect(split.sessions.edge.subsetStats().built).toBe(built);
+    // off: nothing to warm
+    const off = await createLocalSplit(ckpt, edgeOnlyPlan(graph));
+    expect(await off.edge.runner.warmSubsets(plan)).toBe(0);
+  });
+});

@@ -56,26 +56,35 @@ export interface EdgeOptions {
   constantSubsets?: boolean;
 }
 
-/** `?subsets=0`: mixed layers on the weightless graphs (a benchmark knob, as `store=0` is). */
-const subsetsFromUrl = (): boolean => {
+const urlParam = (name: string): string | null => {
   try {
-    return new URLSearchParams(globalThis.location?.search ?? '').get('subsets') !== '0';
+    return new URLSearchParams(globalThis.location?.search ?? '').get(name);
   } catch {
-    return true;
+    return null;
   }
+};
+/** `?subsets=0`: mixed layers on the weightless graphs (a benchmark knob, as `store=0` is). */
+const subsetsFromUrl = (): boolean => urlParam('subsets') !== '0';
+/** `?spin=0|1`: whether onnxruntime-web's idle threads spin (a benchmark knob; unset: ORT's default). */
+const spinFromUrl = (): { spinning?: boolean } => {
+  const v = urlParam('spin');
+  return v === '0' || v === '1' ? { spinning: v === '1' } : {};
 };
 
 /**
  * Create the sessions a plan runs on the edge before the first prompt: whole layers get their own
- * constant-weight graph on first use, and compiling one takes long enough to spoil the first
- * token's latency. Layers a later plan needs are compiled when that plan first runs them.
+ * constant-weight graph on first use, and so does each attention/FFN subset of the edge's share of
+ * mixed layers (given `edge`); compiling them takes long enough to spoil the first token's latency.
+ * Graphs a later plan needs are compiled when that plan first runs them (or is warmed here).
  */
-export async function warmSessions(app: Pick<EdgeApp, 'sessions'>, plan: PartitionPlan, onStep?: (what: string) => void): Promise<void> {
+export async function warmSessions(app: Pick<EdgeApp, 'sessions'> & { edge?: EdgeExecutor }, plan: PartitionPlan, onStep?: (what: string) => void): Promise<void> {
   const layers = schedule(plan).flatMap((s) => (s.type === 'edge-layer' ? [s.layer] : []));
   for (const [i, l] of layers.entries()) {
     onStep?.(`compiling layer ${l} (${i + 1} of ${layers.length})`);
     await app.sessions.layer(l);
   }
+  // the edge's share of mixed layers: one constant-weight graph per attention/FFN subset
+  await app.edge?.runner.warmSubsets(plan, (l) => onStep?.(`compiling the edge's part of layer ${l}`));
   onStep?.('compiling the LM head');
   await app.sessions.lmHead();
 }
@@ -88,7 +97,7 @@ export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<
   const tokenizer = new ModelTokenizer(files.tokenizer, files.tokenizerConfig);
 
   step('starting onnxruntime-web');
-  const runtime = await createWebRuntime({ preferWebGPU: o.preferWebGPU, wasmPaths: ORT_WASM_PATHS, ...(o.numThreads ? { numThreads: o.numThreads } : {}) });
+  const runtime = await createWebRuntime({ preferWebGPU: o.preferWebGPU, wasmPaths: ORT_WASM_PATHS, ...(o.numThreads ? { numThreads: o.numThreads } : {}), ...spinFromUrl() });
   step('building ONNX graphs');
   // onnxruntime-web copies every input per call: weights of mixed layers' subsets live in their sessions
   const sessions = await SplitSessions.create(runtime, graphSource(ckpt), { constantSubsets: o.constantSubsets ?? subsetsFromUrl() });
@@ -98,6 +107,7 @@ export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<
   step('connecting to the cloud');
   const link = await SocketLink.connect(graph, { precision: o.precision, probeEveryMs: 1000, ...(o.modelId ? { modelId: o.modelId } : {}) });
   const edge = await EdgeExecutor.create(graph, new SplitWeights(ckpt, graph), sessions, link, plan);
+  await edge.runner.warmSubsets(plan, (l) => step(`compiling the edge's part of layer ${l}`));
   const recovering = new RecoveringEdge(edge, { reconnect: () => link.reconnect(), ...(o.onRecovery ? { onEvent: o.onRecovery } : {}) });
   return { config: ckpt.config, graph, tokenizer, runtime, sessions, link, edge, recovering };
 }

@@ -31,6 +31,12 @@ export interface WebRuntimeOptions {
    * embedded in its bundle, which only works where that bundle is its own self-contained file.
    */
   wasmPaths?: Partial<Record<WebBackend, OrtWasmPaths>>;
+  /**
+   * Let idle WASM intra-op threads spin waiting for work (onnxruntime's default). Spinning threads
+   * take cores from whatever runs next: on a machine the cloud shares, the cloud's half of a mixed
+   * layer. Unset: onnxruntime's default.
+   */
+  spinning?: boolean;
 }
 
 export interface OrtWasmPaths {
@@ -130,7 +136,12 @@ export async function createWebRuntime(o: WebRuntimeOptions = {}): Promise<WebRu
   const create = (model: Uint8Array): Promise<Ort.InferenceSession> => {
     const next = queue.then(() =>
       // severity 3 = errors only: ORT's node-placement warnings would show as console errors
-      ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all', logSeverityLevel: 3 }),
+      ort.InferenceSession.create(model, {
+        executionProviders: providers,
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+        ...(o.spinning !== undefined ? { extra: { session: { intra_op: { allow_spinning: o.spinning ? '1' : '0' } } } } : {}),
+      }),
     );
     queue = next.catch(() => undefined);
     return next;

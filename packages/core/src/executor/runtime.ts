@@ -30,7 +30,9 @@ export interface RuntimeAdapter {
  * WeightBinding (arch/) names them (GPT-2: ln_g, ln_b, w_qkv, b_qkv, w_o, scale; LLaMA: ln_g,
  * w_q, w_k, w_v, w_o, and positions for RoPE). onnxruntime-node binds them without copying, so one
  * graph serves every layer and every unit/chunk subset, and a plan change never regenerates or
- * reloads a graph. Every family's graphs have these common inputs and outputs:
+ * reloads a graph. onnxruntime-web copies every input per call, so there SplitSessions also builds
+ * `attn`/`ffn` per (layer, subset) with those weights as initializers (constantSubsets, below).
+ * Every family's graphs have these common inputs and outputs:
  */
 export const SPLIT_GRAPH_IO = {
   /** Attention of a subset of attention units: the partial sum through their rows of the output projection (no bias). */
@@ -77,7 +79,7 @@ export interface SplitSessionOptions {
    * subset's weights as initializers, one per (layer, attn|ffn, subset), built on first use and
    * kept in an LRU (`subsetCacheBytes`). A plan change costs one build per subset it introduces;
    * decoding then passes no weights. Worth it where the runtime copies inputs on every call
-   * (onnxruntime-web: the half plan went from 4.1x to ~1.xx edge-only, docs/BENCHMARKS.md);
+   * (onnxruntime-web: without a socket the half plan went from 2.3x to 1.1x edge-only, docs/BENCHMARKS.md);
    * onnxruntime-node binds weight inputs without copying, and there it is off by default.
    * @defaultValue runtime.copiesInputs (true for onnxruntime-web, false for onnxruntime-node)
    */
@@ -172,9 +174,10 @@ export class SplitSessions {
    * The `attn` or `ffn` graph of one layer and owned subset with its weights as initializers, or
    * undefined when constantSubsets is off. `key` names the subset (layer, kind, units or chunks);
    * `weights` gives its feeds, called only when the session is built. The session returned is
-   * safe to run while the LRU evicts it: it is released when its last run ends.
+   * safe to run while the LRU evicts it: it is released when its last run ends. `ready` settles
+   * when it is built (to build ahead of the first call).
    */
-  subset(kind: SubsetKind, key: string, weights: () => Readonly<Record<string, TensorLike>>): RuntimeSession | undefined {
+  subset(kind: SubsetKind, key: string, weights: () => Readonly<Record<string, TensorLike>>): (RuntimeSession & { ready: Promise<void> }) | undefined {
     if (!this.options.constantSubsets || !this.source.subsetGraph) return undefined;
     const k = `${kind}.${key}`;
     let e = this.subsets.get(k);
@@ -195,6 +198,8 @@ export class SplitSessions {
     this.subsets.set(k, e);
     this.evict(e);
     const entry = e;
+    const ready = entry.session.then(() => undefined);
+    ready.catch(() => undefined); // a failed build surfaces in run() or for whoever awaits ready
     return {
       run: async (feeds) => {
         entry.running++;
@@ -205,6 +210,7 @@ export class SplitSessions {
         }
       },
       release: async () => undefined, // the LRU owns it
+      ready,
     };
   }
 

@@ -4,7 +4,7 @@
 // layer. ("Heads" here are attention units: a GPT-2 head, or a LLaMA KV group.)
 import { ExecutorStateError, TensorShapeError } from '../errors.ts';
 import type { PartitionPlan } from '../plan/partition-plan.ts';
-import { ownedChunks, ownedHeads } from '../plan/partition-plan.ts';
+import { blockOwner, ownedChunks, ownedHeads } from '../plan/partition-plan.ts';
 import type { Side } from '../graph/model-graph.ts';
 import { f32, type SplitSessions, type TensorLike } from './runtime.ts';
 import type { SplitWeights } from './split-weights.ts';
@@ -96,7 +96,7 @@ export class SideRunner {
   async attn(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
     const heads = this.heads(l);
     // a constant subset graph holds these units' weights (built on first use); else they are inputs
-    const constant = this.sessions.subset('attn', `${l}.[${heads.join(',')}]`, () => this.weights.binding.attn(l, heads)); // not cached: the graph holds them
+    const constant = this.attnSubset(l, heads);
     const r = await (constant ?? this.sessions.attn).run({
       x: f32(x, [T, this.weights.E]),
       ...this.weights.positions(start, T),
@@ -110,10 +110,40 @@ export class SideRunner {
   /** This side's FFN chunks of layer l: the partial sum (no bias). */
   async ffn(l: number, x: Float32Array, T: number): Promise<Float32Array> {
     const chunks = this.chunks(l);
-    // chunk indices name hidden-unit ranges of this graph's chunking, so the key carries the count
-    const constant = this.sessions.subset('ffn', `${l}.${this.weights.graph.ffnChunks}[${chunks.join(',')}]`, () => this.weights.binding.ffn(l, chunks));
+    const constant = this.ffnSubset(l, chunks);
     const r = await (constant ?? this.sessions.ffn).run({ x: f32(x, [T, this.weights.E]), ...(constant ? {} : this.weights.ffn(l, chunks)) });
     return out(r, 'y');
+  }
+
+  /** The constant subset session of these units of layer l (undefined: constantSubsets is off). */
+  private attnSubset(l: number, heads: readonly number[]) {
+    // not cached in SplitWeights: the graph holds them
+    return this.sessions.subset('attn', `${l}.[${heads.join(',')}]`, () => this.weights.binding.attn(l, heads));
+  }
+
+  private ffnSubset(l: number, chunks: readonly number[]) {
+    // chunk indices name hidden-unit ranges of this graph's chunking, so the key carries the count
+    return this.sessions.subset('ffn', `${l}.${this.weights.graph.ffnChunks}[${chunks.join(',')}]`, () => this.weights.binding.ffn(l, chunks));
+  }
+
+  /**
+   * Build the constant subset sessions `plan` will run on this side (its share of layers it does
+   * not own whole), so that the plan's first token does not wait for them. Returns how many it
+   * asked for (0 when constantSubsets is off).
+   */
+  async warmSubsets(plan: PartitionPlan, onLayer?: (l: number) => void): Promise<number> {
+    let n = 0;
+    for (let l = 0; l < plan.layers.length; l++) {
+      const heads = ownedHeads(plan, l, this.side), chunks = ownedChunks(plan, l, this.side);
+      const whole = blockOwner(plan, l, 'attn') === this.side && blockOwner(plan, l, 'ffn') === this.side; // one layer graph
+      if (whole) continue;
+      const built = [heads.length > 0 ? this.attnSubset(l, heads) : undefined, chunks.length > 0 ? this.ffnSubset(l, chunks) : undefined].filter((s) => s !== undefined);
+      if (built.length === 0) continue;
+      onLayer?.(l);
+      await Promise.all(built.map((s) => s.ready));
+      n += built.length;
+    }
+    return n;
   }
 
   /** A layer this side owns whole, in one graph call: returns the residual after the layer. */
