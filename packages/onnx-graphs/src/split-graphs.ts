@@ -1,7 +1,7 @@
 // The weightless graphs of the split engine (see SPLIT_GRAPH_IO in @splitwise/core). They depend
 // only on the config: weights arrive as inputs, so one graph serves every layer and every subset
 // of heads or FFN chunks, and changing the plan never regenerates a graph.
-import { attentionScale, headDim, lmHead, requireFamily, tensor, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs, type TensorLike } from '@splitwise/core';
+import { buildModelGraph, familyOf, headDim, lmHead, requireFamily, tensor, type Checkpoint, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs, type TensorLike } from '@splitwise/core';
 import { GraphBuilder, type Dim } from './graph-builder.ts';
 import { activation, causalAttention, layerNorm } from './blocks.ts';
 
@@ -122,35 +122,15 @@ export function buildSplitGraphs(c: GPT2Config): SplitGraphs {
   return { attn: attn.toBytes(), ffn: ffn.toBytes(), block: block.toBytes(), kv: kv.toBytes() };
 }
 
-/** The checkpoint tensor behind each weight name of a whole layer. */
-const LAYER_WEIGHTS: Record<string, string> = {
-  'attn.ln_g': 'ln_1.weight',
-  'attn.ln_b': 'ln_1.bias',
-  'attn.w_qkv': 'attn.c_attn.weight',
-  'attn.b_qkv': 'attn.c_attn.bias',
-  'attn.w_o': 'attn.c_proj.weight',
-  'attn.b_o': 'attn.c_proj.bias',
-  'mlp.ln_g': 'ln_2.weight',
-  'mlp.ln_b': 'ln_2.bias',
-  'mlp.w_fc': 'mlp.c_fc.weight',
-  'mlp.b_fc': 'mlp.c_fc.bias',
-  'mlp.w_proj': 'mlp.c_proj.weight',
-  'mlp.b_proj': 'mlp.c_proj.bias',
-};
-
 /**
- * Layer l with its weights as initializers (the same graph as `block`). A runtime can prepack
- * constant weights (onnxruntime's MLAS does, 25% faster GEMV on gpt2-small) and need not copy
- * them per call (onnxruntime-web copies every input). Built once per layer, on first use.
+ * Layer l with its weights as initializers (the same graph as `block`): the feeds the family's
+ * WeightBinding gives the weightless `block` graph, so the names are stated once (arch/gpt2.ts).
+ * A runtime can prepack constant weights (onnxruntime's MLAS does, 25% faster GEMV on gpt2-small)
+ * and need not copy them per call (onnxruntime-web copies every input). Built once per layer.
  */
 export function buildLayerGraph(ckpt: Gpt2Checkpoint, l: number): Uint8Array {
   const b = new GraphBuilder(`layer.${l}`), c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 layer graph');
-  wholeLayer(b, c, (name) => {
-    if (name === 'attn.scale') return b.initializer(name, [1], Float32Array.of(attentionScale(c, l)));
-    const t = ckpt.tensors.get(`h.${l}.${LAYER_WEIGHTS[name]}`);
-    if (!t) throw new Error(`layer ${l} has no weight for "${name}"`);
-    return b.initializer(name, t.shape, t.data);
-  });
+  wholeLayer(b, c, fromFeeds(b, familyOf(c).bind(ckpt as Checkpoint<GPT2Config>, buildModelGraph(c)).block(l)));
   return b.toBytes();
 }
 

@@ -6,7 +6,7 @@
 // units: w_q [E, u*r*hd] (query head j of the subset belongs to unit floor(j / r)), w_k, w_v
 // [E, u*hd], w_o [u*r*hd, E]; the KV cache is [u, P, hd], keys stored after RoPE. Every call
 // carries the absolute positions (int64 [T]) its rows sit at.
-import { lmHead, requireFamily, tensor, type Checkpoint, type LlamaConfig, type SplitGraphs, type TensorLike } from '@splitwise/core';
+import { buildModelGraph, familyOf, lmHead, requireFamily, tensor, type Checkpoint, type LlamaConfig, type SplitGraphs, type TensorLike } from '@splitwise/core';
 import { GraphBuilder, type Dim } from '../graph-builder.ts';
 import { dim } from '../blocks.ts';
 import { fromFeeds } from '../split-graphs.ts';
@@ -153,30 +153,13 @@ export function buildLlamaSplitGraphs(config: LlamaConfig): SplitGraphs {
   return { attn: attn.toBytes(), ffn: ffn.toBytes(), block: block.toBytes(), kv: kv.toBytes() };
 }
 
-/** The checkpoint tensor (after "layers.l.") behind each weight name of a whole layer. */
-const LAYER_WEIGHTS: Record<string, string> = {
-  'attn.ln_g': 'input_layernorm.weight',
-  'attn.w_q': 'self_attn.q_proj.weight',
-  'attn.w_k': 'self_attn.k_proj.weight',
-  'attn.w_v': 'self_attn.v_proj.weight',
-  'attn.b_q': 'self_attn.q_proj.bias',
-  'attn.b_k': 'self_attn.k_proj.bias',
-  'attn.b_v': 'self_attn.v_proj.bias',
-  'attn.w_o': 'self_attn.o_proj.weight',
-  'mlp.ln_g': 'post_attention_layernorm.weight',
-  'mlp.w_gate': 'mlp.gate_proj.weight',
-  'mlp.w_up': 'mlp.up_proj.weight',
-  'mlp.w_down': 'mlp.down_proj.weight',
-};
-
-/** Layer l as the `block` graph with its weights as initializers (inputs: x, positions, past_k, past_v). */
+/**
+ * Layer l as the `block` graph with its weights as initializers (inputs: x, positions, past_k,
+ * past_v): the feeds llamaFamily's WeightBinding gives the weightless `block` graph.
+ */
 export function buildLlamaLayerGraph(ckpt: Checkpoint<LlamaConfig>, l: number): Uint8Array {
-  const b = new GraphBuilder(`llama.layer.${l}`);
-  wholeLayer(b, requireFamily(ckpt.config, 'llama', 'buildLlamaLayerGraph'), (name) => {
-    const t = ckpt.tensors.get(`layers.${l}.${LAYER_WEIGHTS[name]}`);
-    if (!t) throw new Error(`layer ${l} has no weight for "${name}"`);
-    return b.initializer(name, t.shape, t.data);
-  });
+  const b = new GraphBuilder(`llama.layer.${l}`), c = requireFamily(ckpt.config, 'llama', 'buildLlamaLayerGraph');
+  wholeLayer(b, c, fromFeeds(b, familyOf(c).bind(ckpt, buildModelGraph(c)).block(l)));
   return b.toBytes();
 }
 
