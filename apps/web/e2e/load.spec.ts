@@ -19,10 +19,10 @@ test('downloads the model with a progress bar and becomes ready on WASM with thr
   await expect(page.getByRole('progressbar', { name: 'Model download' })).toBeVisible();
   const s = await waitReady(page);
 
-  // progress counted every byte of the three files the server lists
+  // progress counted every byte of the files the page loads (model-store.ts MODEL_FILES)
   const files = ((await (await request.get('/api/model')).json()) as { files: Array<{ name: string; bytes: number }> }).files;
   const size = (n: string): number => files.find((f) => f.name === n)!.bytes;
-  const total = size('config.json') + size('model.safetensors') + size('tokenizer.json');
+  const total = size('config.json') + size('model.safetensors') + size('tokenizer.json') + size('tokenizer_config.json');
   expect(s.download).toEqual({ loaded: total, total });
   expect(s.fromCache).toBe(false);
   const amounts = await page.evaluate(() => (globalThis as unknown as { __amounts: string[] }).__amounts);

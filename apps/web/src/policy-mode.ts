@@ -57,8 +57,12 @@ export const PAGE_METHOD =
  */
 export const PAGE_SWITCHING: SwitchingCostOptions = { ...DEFAULT_SWITCHING, edgeLoadMBps: 1 / (DEFAULT_SWITCHING.cloudGatherMsPerByte * 1e3) };
 
-/** How many requests a new plan is expected to serve (the hysteresis horizon). */
-export const PAGE_HORIZON = 4;
+/**
+ * How many requests a switch's cost is spread over. 1: the switch is priced in full at the decision
+ * that makes it. In the evaluation (docs/POLICY.md section 11) H = 1 had the lowest episode cost of
+ * every DPP variant in all 16 family-loads; spreading it over more requests (hysteresis) did not help.
+ */
+export const PAGE_HORIZON = 1;
 
 /** The edge the page's cost model prices: a Raspberry Pi 5 running this page in Chromium (derived from the measured WASM profile). */
 const EDGE: DeviceProfile = parseProfile(rpi5ChromiumJson);
@@ -116,7 +120,7 @@ export class PagePolicy {
     this.view = {
       policy: 'dpp-layer-switching',
       method: PAGE_METHOD,
-      trainedFor: `not trained: computed per decision in this browser from the cost model (edge ${EDGE.name}, cloud node-epyc-2vcpu) on this page's model, ${c.nLayer} layers, ${app.graph.attnUnits} attention units per layer; switching horizon H = ${PAGE_HORIZON} requests`,
+      trainedFor: `not trained: computed per decision in this browser from the cost model (edge ${EDGE.name}, cloud node-epyc-2vcpu) on this page's model, ${c.nLayer} layers, ${app.graph.attnUnits} attention units per layer; a switch is priced ${PAGE_HORIZON === 1 ? 'in full at the decision that makes it' : `over ${PAGE_HORIZON} requests`}`,
       trainedLayers: 0,
       modelLayers: c.nLayer,
       mapped: false,
