@@ -3,7 +3,7 @@
 //                        [--no-build] [--log-level info]
 // --model may repeat: the server hosts each, the first is the default, and the page offers a
 // picker. A --model folder without weights is made first, with random weights of --config's shape
-// (seed 0). --gpt2 also hosts models/default, the random gpt2-small shape, for performance work.
+// (seed 0). --gpt2 also hosts models/default (as "gpt2"), the random gpt2-small shape, for performance work.
 // PORT (env) sets the port too; --port 0 takes a free one. Prints "splitwise: listening on URL".
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -34,6 +34,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port
 
 const dirs = (a.model?.length ? a.model : [SHIPPED]).map((d) => resolve(d));
 if (a.gpt2) dirs.push(join(root, 'models/default'));
+// each model is served under its folder's name, except models/default added by --gpt2: "gpt2"
+// ("default" always names the first model)
+const idOf = (dir: string, i: number): string => (a.gpt2 && i === dirs.length - 1 ? 'gpt2' : basename(dir));
 for (const [i, dir] of dirs.entries()) {
   if (existsSync(join(dir, 'model.safetensors'))) continue;
   const preset = a.gpt2 && i === dirs.length - 1 ? 'gpt2' : a.config;
@@ -54,7 +57,7 @@ if (!a['no-build']) {
 
 const server = await createCloudServer({
   modelDir: dirs[0]!,
-  ...(dirs.length > 1 ? { models: dirs.slice(1).map((dir) => ({ id: basename(dir), dir })) } : {}),
+  ...(dirs.length > 1 ? { models: dirs.slice(1).map((dir, i) => ({ id: idOf(dir, i + 1), dir })) } : {}),
   port,
   host: a.host,
   webDist,

@@ -106,6 +106,8 @@ export class ModelHosts {
     if (list.length === 0) throw new Error('a server needs at least one model');
     this.byId = new Map(list.map((m) => [m.id, m]));
     if (this.byId.size !== list.length) throw new Error(`model ids must be unique: ${list.map((m) => m.id).join(', ')}`);
+    // "default" always names the first model (URLs and clients that name none use it)
+    if (list.slice(1).some((m) => m.id === 'default')) throw new Error('"default" is the first model\'s name; give the other model another id (its folder name is used)');
   }
 
   get default(): ModelHost {
