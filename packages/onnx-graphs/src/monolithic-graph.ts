@@ -10,19 +10,26 @@ import { buildLlamaMonolithicGraph } from './llama/monolithic-graph.ts';
 /** Protobuf cannot hold a message over 2 GiB; larger models run through the split graphs. */
 export const MONOLITHIC_MAX_BYTES = 2 ** 31 - 2 ** 24;
 
-export function buildMonolithicGraph(ckpt: Gpt2Checkpoint): Uint8Array {
-  if (ckpt.config.family === 'llama') return buildLlamaMonolithicGraph(ckpt as Checkpoint<LlamaConfig>);
-  const c = ckpt.config, E = c.nEmbd, H = c.nHead, hd = headDim(c);
+/** Refuse a checkpoint whose weights a single ONNX protobuf cannot hold. */
+export function checkMonolithicSize(ckpt: Checkpoint): void {
   const weightBytes = [...ckpt.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
   if (weightBytes > MONOLITHIC_MAX_BYTES) {
     throw new RangeError(`monolithic graph would hold ${weightBytes} bytes of weights; ONNX protobuf is limited to 2 GiB`);
   }
-  const b = new GraphBuilder('gpt2');
-  const w = (name: string): string => {
-    const t = ckpt.tensors.get(name);
-    if (!t) throw new Error(`checkpoint has no tensor "${name}"`);
-    return b.initializer(name, t.shape, t.data);
-  };
+}
+
+/** A checkpoint tensor as an initializer of `b`, under its own name and layout (the monolithic graphs' weights). */
+export const checkpointInitializers = (b: GraphBuilder, ckpt: Checkpoint) => (name: string): string => {
+  const t = ckpt.tensors.get(name);
+  if (!t) throw new Error(`checkpoint has no tensor "${name}"`);
+  return b.initializer(name, t.shape, t.data);
+};
+
+export function buildMonolithicGraph(ckpt: Gpt2Checkpoint): Uint8Array {
+  if (ckpt.config.family === 'llama') return buildLlamaMonolithicGraph(ckpt as Checkpoint<LlamaConfig>);
+  const c = ckpt.config, E = c.nEmbd, H = c.nHead, hd = headDim(c);
+  checkMonolithicSize(ckpt);
+  const b = new GraphBuilder('gpt2'), w = checkpointInitializers(b, ckpt);
 
   const ids = b.input(MONOLITHIC_IO.inputIds, 'int64', ['T']);
   const past = Array.from({ length: c.nLayer }, (_, l) => ({

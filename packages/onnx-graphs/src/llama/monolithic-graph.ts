@@ -6,21 +6,13 @@
 import { MONOLITHIC_IO, lmHead, requireFamily, type Checkpoint, type LlamaConfig } from '@splitwise/core';
 import { GraphBuilder } from '../graph-builder.ts';
 import { dim } from '../blocks.ts';
-import { MONOLITHIC_MAX_BYTES } from '../monolithic-graph.ts';
+import { checkMonolithicSize, checkpointInitializers } from '../monolithic-graph.ts';
 import { MASKED, ropeCosSin, rmsNorm, swiglu } from './blocks.ts';
 
 export function buildLlamaMonolithicGraph(ckpt: Checkpoint<LlamaConfig>): Uint8Array {
   const c = requireFamily(ckpt.config, 'llama', 'buildLlamaMonolithicGraph'), E = c.nEmbd, H = c.nHead, KV = c.nKvHead, hd = c.headDim, half = hd / 2, r = H / KV;
-  const weightBytes = [...ckpt.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
-  if (weightBytes > MONOLITHIC_MAX_BYTES) {
-    throw new RangeError(`monolithic graph would hold ${weightBytes} bytes of weights; ONNX protobuf is limited to 2 GiB`);
-  }
-  const b = new GraphBuilder(c.modelType);
-  const w = (name: string): string => {
-    const t = ckpt.tensors.get(name);
-    if (!t) throw new Error(`checkpoint has no tensor "${name}"`);
-    return b.initializer(name, t.shape, t.data);
-  };
+  checkMonolithicSize(ckpt);
+  const b = new GraphBuilder(c.modelType), w = checkpointInitializers(b, ckpt);
 
   const ids = b.input(MONOLITHIC_IO.inputIds, 'int64', ['T']);
   const past = Array.from({ length: c.nLayer }, (_, l) => ({
