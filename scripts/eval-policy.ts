@@ -36,7 +36,7 @@ import { OrtNodeRuntime } from '@splitwise/runtime-node';
 import { PRESETS } from '@splitwise/core';
 import { runEpisodes, summarize, percentile, type EpisodeLog, type Summary } from '../packages/policy/src/evaluate.ts';
 import { readTrace, TraceChannel, type TraceSample } from '../packages/policy/src/env/channel.ts';
-import { AdaptiveLayerSplitPlanner, CloudOnlyPlanner, EdgeOnlyPlanner, OptimumPlanner, PolicyPlanner, StaticLayerSplitPlanner, type Planner } from '../packages/policy/src/planners.ts';
+import { AdaptiveLayerSplitPlanner, ApiCloudOnlyPlanner, CloudOnlyPlanner, EdgeOnlyPlanner, OptimumPlanner, PolicyPlanner, StaticLayerSplitPlanner, layerSplitCounts, type Planner } from '../packages/policy/src/planners.ts';
 import { PolicyRunner, modelFootprint } from '../packages/policy/src/policy-runner.ts';
 import { costModelFor, envConfig, evalScenarios, memoryRange, EVAL_SEED_BASE, OBJECTIVE, TRAIN_SEED_BASE } from '../packages/policy/src/scenario.ts';
 import { DEFAULT_WORKLOAD, SplitwiseEnv, type EnvConfig } from '../packages/policy/src/env/simulator.ts';
@@ -44,10 +44,13 @@ import { loadAccuracy, loadProfile } from '../packages/policy/src/node/files.ts'
 import { barChart } from '../packages/policy/src/svg-plot.ts';
 import { Rng } from '../packages/policy/src/rng.ts';
 import type { Channel } from '../packages/policy/src/env/channel.ts';
-import { MarkovChannel, CHANNEL_SPECS } from '../packages/policy/src/env/channel.ts';
+import { MarkovChannel, CHANNEL_SPECS, FIVE_G_MEC, WIFI_LAN } from '../packages/policy/src/env/channel.ts';
+import { edgeMemoryBytes } from '../packages/policy/src/cost-model.ts';
+import { cloudOnlyCounts } from '../packages/policy/src/optimum.ts';
 import { DEFAULT_CONTENTION, DEFAULT_SWITCHING, type DynamicsOptions } from '../packages/policy/src/dynamics.ts';
 import { SwitchAwarePlanner } from '../packages/policy/src/planners.ts';
 import { CutPolicyPlanner, CutPolicyRunner } from '../packages/policy/src/cut-policy.ts';
+import { FixedPricePlanner, PricePolicyPlanner, PricePolicyRunner } from '../packages/policy/src/price-policy.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -81,6 +84,12 @@ const { values: args } = parseArgs({
     'load-forecast': { type: 'string', default: 'fit' },
     /** A version-2 learned policy folder (cut x precision, scripts/train-cut-policy.ts) to evaluate beside the rest. */
     learned: { type: 'string', default: '' },
+    /**
+     * --subject price: the subject is the DPP solver over the exact optimum, every layer cut and the
+     * plan in place with the switch priced in full ("DPP exact+switch"); with --price-policy DIR, a
+     * version-3 learned price selector (scripts/train-price-policy.ts) instead, and that rule beside it.
+     */
+    'price-policy': { type: 'string', default: '' },
     /** Cuts the static split tries (comma-separated; default: every cut). */
     'static-cuts': { type: 'string', default: '' },
   },
@@ -110,6 +119,8 @@ interface Family {
   testSeeds: number[];
   /** Opt-in simulator terms (issue 10). */
   dynamics?: DynamicsOptions;
+  /** The edge's free memory range, when the family sets its own (else the scenario's). */
+  memory?: { min: number; max: number };
 }
 const trainSeeds = (salt: number): number[] => Array.from({ length: TRAIN_EPISODES }, (_, i) => TRAIN_SEED_BASE + 100_000 + salt * 1000 + i);
 const testSeeds = Array.from({ length: EPISODES }, (_, i) => EVAL_SEED_BASE + i);
@@ -119,6 +130,21 @@ const skipped: string[] = [];
 evalScenarios([]).forEach((s, i) =>
   families.push({ name: s.name, kind: 'synthetic', about: `Markov channel (scenario.ts); ${s.unseen}`, train: s.channel, test: s.channel, trainSeeds: trainSeeds(i), testSeeds }),
 );
+
+// Issue 10: the regimes where cutting finer than a layer might pay, each a family of its own: an edge
+// server a few ms away (5G MEC, a Wi-Fi LAN box), and an edge whose memory holds less than two
+// layers' weights beyond what cloud-only needs (so the best layer split leaves part of a layer's
+// worth of memory unused). Their gain is DPP exact (heads and chunks) over DPP layer.
+{
+  const fine = evalScenarios([]).length;
+  const mk = (name: string, about: string, channel: (rng: Rng) => Channel, mem?: { min: number; max: number }): void => {
+    families.push({ name, kind: 'synthetic', about, train: channel, test: channel, trainSeeds: trainSeeds(fine + families.length), testSeeds, ...(mem ? { memory: mem } : {}) });
+  };
+  mk('5g-mec', 'Markov 5G-like channel to an edge server in the operator network (RTT a fifth of the regional cloud: 6-11 ms; channel.ts FIVE_G_MEC); seeds never used in training', (rng) => new MarkovChannel(FIVE_G_MEC, rng));
+  mk('wifi-lan', 'Markov Wi-Fi 6 LAN to a local edge server (120-400 Mbit/s, RTT 2-4 ms; channel.ts WIFI_LAN); seeds never used in training', (rng) => new MarkovChannel(WIFI_LAN, rng));
+  const floor = edgeMemoryBytes(graph, cloudOnlyCounts(graph), graph.config.nPositions), layer = edgeMemoryBytes(graph, layerSplitCounts(model, 1), graph.config.nPositions) - floor;
+  mk('wifi-tight-memory', `Markov Wi-Fi channel; free edge memory drawn in [${((floor + 0.2 * layer) / 2 ** 20).toFixed(0)}, ${((floor + 1.9 * layer) / 2 ** 20).toFixed(0)}] MiB: cloud-only's need plus 0.2-1.9 layers' weights (${(layer / 2 ** 20).toFixed(0)} MiB a layer), so a layer split leaves a part-layer of memory unused; seeds never used in training`, (rng) => new MarkovChannel(CHANNEL_SPECS.wifi, rng), { min: floor + 0.2 * layer, max: floor + 1.9 * layer });
+}
 
 interface TraceFile {
   name: string;
@@ -224,17 +250,38 @@ const policy = new PolicyPlanner('Splitwise policy (ONNX)', async (s) => (await 
 const adaptive = new AdaptiveLayerSplitPlanner();
 const learnedRunner = args.learned ? await CutPolicyRunner.create(new OrtNodeRuntime({ intraOpNumThreads: 1 }), new Uint8Array(readFileSync(join(args.learned, 'policy.onnx'))), graph) : undefined;
 const learned = learnedRunner ? new CutPolicyPlanner('learned v2 (DAgger, ONNX)', learnedRunner) : undefined;
-const fixedPlanners: Planner[] = [new EdgeOnlyPlanner(), new CloudOnlyPlanner(), adaptive, new OptimumPlanner()];
+const priceRunner = args.subject === 'price' && args['price-policy'] ? await PricePolicyRunner.create(new OrtNodeRuntime({ intraOpNumThreads: 1 }), new Uint8Array(readFileSync(join(args['price-policy'], 'policy.onnx'))), graph) : undefined;
+/** A version-3 learned policy (its selector's price, then the solver), when --price-policy names one. */
+const pricePolicy = priceRunner ? new PricePolicyPlanner('policy v3 (learned price of change, ONNX)', (s) => priceRunner.price(s), DEFAULT_SWITCHING) : undefined;
+/** The solver with the price fixed at 1: the exact optimum, every layer cut and the plan in place, the switch priced in full (no learning). */
+const fixedPrice = new FixedPricePlanner(1, DEFAULT_SWITCHING);
+/** DPP exact, counting the decisions whose plan splits some layer inside it (heads or chunks on both sides). */
+const optimum = new OptimumPlanner();
+const partLayer = { n: 0, part: 0 };
+const optimumCounted: Planner = {
+  name: optimum.name,
+  decide: (s, ctx) => {
+    const d = optimum.decide(s, ctx), H = graph.attnUnits, W = graph.config.nInner;
+    partLayer.n++;
+    if (Array.from(d.plan.cloudHeads).some((h, l) => !(h === 0 && d.plan.cloudWidth[l] === 0) && !(h === H && d.plan.cloudWidth[l] === W))) partLayer.part++;
+    return d;
+  },
+};
+// API cloud-only: token ids up, the whole model on the cloud, the top logit down (what any LLM API does)
+const fixedPlanners: Planner[] = [new EdgeOnlyPlanner(), new CloudOnlyPlanner(), new ApiCloudOnlyPlanner(), adaptive, optimumCounted];
 const LABEL: Record<string, string> = {
   'Splitwise policy (ONNX)': 'policy',
   'edge-only': 'edge-only',
   'cloud-only': 'cloud-only',
+  'API cloud-only': 'API cloud-only',
   'adaptive layer split': 'DPP layer',
   'exact optimum (DP)': 'DPP exact',
   'learned v2 (DAgger, ONNX)': 'learned v2',
+  'policy v3 (learned price of change, ONNX)': 'policy v3',
+  'DPP exact + switch price x1': 'DPP exact+switch',
 };
 const SUBJECT = args.subject;
-if (SUBJECT !== 'policy' && SUBJECT !== 'switch-aware') throw new Error('--subject must be policy or switch-aware');
+if (SUBJECT !== 'policy' && SUBJECT !== 'switch-aware' && SUBJECT !== 'price') throw new Error('--subject must be policy, switch-aware or price');
 const HORIZONS = args.horizons.split(',').map(Number);
 const STATIC_CUTS = args['static-cuts'] ? args['static-cuts'].split(',').map(Number) : undefined;
 /** The switch-aware planner with what the simulator charges (the defaults of dynamics.ts). */
@@ -256,8 +303,8 @@ const burstShare = DEFAULT_WORKLOAD.meanBurstSeconds / (DEFAULT_WORKLOAD.meanBur
 /** Time-average arrival rate factor over the base rate (bursts at burstFactor x). */
 const burstMean = 1 + (DEFAULT_WORKLOAD.burstFactor - 1) * burstShare;
 
-function regimeConfig(channel: (rng: Rng) => Channel, nominalServiceS: number, load: [number, number], dynamics?: DynamicsOptions): EnvConfig {
-  const cfg = envConfig(model, edge, channel, LEN, memory);
+function regimeConfig(channel: (rng: Rng) => Channel, nominalServiceS: number, load: [number, number], dynamics?: DynamicsOptions, mem = memory): EnvConfig {
+  const cfg = envConfig(model, edge, channel, LEN, mem);
   return { ...cfg, nominalServiceS, workload: { ...DEFAULT_WORKLOAD, loadMin: load[0], loadMax: load[1] }, ...(dynamics ? { dynamics } : {}) };
 }
 
@@ -308,8 +355,12 @@ interface Row {
   rewardCI?: { lo: number; hi: number };
   /** The subject's mean reward minus this planner's (above 0: the subject's episode cost is lower), paired interval, and episodes it won. */
   rewardDiff?: { value: number; lo: number; hi: number; wins: number; n: number };
+  /** Mean reward per test episode (same seeds for every planner). */
+  episodeReward: number[];
 }
 interface Block {
+  /** Share of DPP exact's test decisions whose plan splits a layer inside it. */
+  partLayerShare?: number;
   family: string;
   kind: string;
   about: string;
@@ -330,21 +381,21 @@ for (const fam of selected) {
   const tf = performance.now();
   // 1. the reference service time, at a trickle of load on the training episodes
   const calSeeds = Array.from({ length: CAL_EPISODES }, (_, i) => fam.trainSeeds[0]! + 50_000 + i);
-  const calCfg = { ...regimeConfig(fam.train, envConfig(model, edge, fam.train, LEN, memory).nominalServiceS, [0.02, 0.02], fam.dynamics), episodeLength: 24 };
+  const calCfg = { ...regimeConfig(fam.train, envConfig(model, edge, fam.train, LEN, memory).nominalServiceS, [0.02, 0.02], fam.dynamics, fam.memory), episodeLength: 24 };
   const cal = summarize(await runEpisodes(calCfg, adaptive, calSeeds));
   const refS = cal.meanServiceS;
   for (const load of loads) {
     const range = LOADS[load]!;
     const lambda = (((range[0] + range[1]) / 2) * burstMean) / refS;
     // 2-3. the static split for this family and regime, on its training episodes
-    const trainCfg = regimeConfig(fam.train, refS, range, fam.dynamics);
+    const trainCfg = regimeConfig(fam.train, refS, range, fam.dynamics, fam.memory);
     const ts = performance.now();
     const cands = await StaticLayerSplitPlanner.candidatesOf(model, async (p) => summarize(await runEpisodes(trainCfg, p, fam.trainSeeds)), STATIC_CUTS);
     const staticSplit = StaticLayerSplitPlanner.pick(cands, 'latency'), staticJ = StaticLayerSplitPlanner.pick(cands, 'objective');
     const fitS = (performance.now() - ts) / 1000;
     // the switch-aware planner: H and smoothing fitted on the same training episodes, by mean latency
     let switchFit: Block['switchFit'];
-    let subject: Planner = policy;
+    let subject: Planner = SUBJECT === 'price' ? (pricePolicy ?? fixedPrice) : policy;
     if (SUBJECT === 'switch-aware') {
       const tried: Array<{ p: SwitchAwarePlanner; meanLatencyS: number }> = [];
       const smooths = args.smoothing === 'off' ? [false] : [false, true];
@@ -358,9 +409,15 @@ for (const fam of selected) {
       switchFit = { chosen: subject.name, tried: tried.map((t) => ({ name: t.p.name, meanLatencyS: t.meanLatencyS })) };
     }
     // 4. every planner on the test episodes
-    const testCfg = regimeConfig(fam.test, refS, range, fam.dynamics);
-    const planners: Planner[] = SUBJECT === 'policy' ? [policy, staticSplit, staticJ, ...fixedPlanners] : [subject, policy, ...(learned ? [learned] : []), staticSplit, staticJ, ...fixedPlanners, myopicSwitch];
+    const testCfg = regimeConfig(fam.test, refS, range, fam.dynamics, fam.memory);
+    const planners: Planner[] =
+      SUBJECT === 'policy'
+        ? [policy, staticSplit, staticJ, ...fixedPlanners]
+        : SUBJECT === 'price'
+          ? [subject, policy, ...(learned ? [learned] : []), staticSplit, staticJ, ...fixedPlanners, myopicSwitch, ...(pricePolicy ? [fixedPrice] : [])]
+          : [subject, policy, ...(learned ? [learned] : []), staticSplit, staticJ, ...fixedPlanners, myopicSwitch];
     const logs = new Map<string, EpisodeLog[]>();
+    partLayer.n = partLayer.part = 0;
     for (const p of planners) logs.set(p.name, await runEpisodes(testCfg, p, fam.testSeeds));
     const polEp = episodeMeans(logs.get(subject.name)!, 'latencyS');
     const rewardsOf = (l: EpisodeLog[]): number[] => l.map((x) => x.rewards.reduce((a, v) => a + v, 0) / x.rewards.length);
@@ -368,7 +425,7 @@ for (const fam of selected) {
     const rows: Row[] = planners.map((p, pi) => {
       const l = logs.get(p.name)!, s = summarize(l), ep = episodeMeans(l, 'latencyS');
       const rw = rewardsOf(l);
-      const row: Row = { planner: p.name, label: labelOf(p), summary: s, episodeLatency: ep, latencyCI: bootstrap(ep, undefined, bootSeed + pi), rho: lambda * s.meanServiceS, rewardCI: bootstrap(rw, undefined, bootSeed + 50 + pi) };
+      const row: Row = { planner: p.name, label: labelOf(p), summary: s, episodeLatency: ep, episodeReward: rw, latencyCI: bootstrap(ep, undefined, bootSeed + pi), rho: lambda * s.meanServiceS, rewardCI: bootstrap(rw, undefined, bootSeed + 50 + pi) };
       if (p !== subject) {
         const ci = bootstrap(polEp, ep, bootSeed + 100 + pi);
         row.ratio = { value: mean(polEp) / mean(ep), ...ci, wins: polEp.filter((v, i) => v < ep[i]!).length, n: ep.length };
@@ -386,6 +443,7 @@ for (const fam of selected) {
       lambdaPerS: lambda,
       static: { latency: staticSplit.name, objective: staticJ.name, top: staticSplit.candidates.slice(0, 5).map((c) => ({ k: c.k, precision: c.precision, meanLatencyS: c.meanLatencyS, meanReward: c.meanReward })), fitS },
       ...(switchFit ? { switchFit } : {}),
+      partLayerShare: partLayer.part / Math.max(1, partLayer.n),
       ...(fam.dynamics ? { dynamics: fam.dynamics } : {}),
       rows,
     });
@@ -435,16 +493,23 @@ md.push(
   `Load regime: for each family, S_ref is the mean service time of the Lyapunov DPP over layer cuts at a trickle of load on ${CAL_EPISODES} training episodes of 24 requests; the base arrival rate is load / S_ref with load drawn per episode in ${loads.map((l) => `${LOADS[l]![0]}-${LOADS[l]![1]} (${l})`).join(' or ')}, and bursts at ${DEFAULT_WORKLOAD.burstFactor}x for ${(100 * burstShare).toFixed(0)} % of the time (time-average rate ${burstMean.toFixed(2)}x the base). rho = time-average arrival rate x a planner's mean service time: a queue can only be stable with rho < 1.`,
   '',
 );
-md.push(`Planners: **policy** = the trained policy (ONNX, greedy); **static lat** / **static obj** = one cut k and one wire precision, fitted per family and load on the training episodes by the least mean end-to-end latency / the best mean reward (the objective, which carries the energy and accuracy budgets); **edge-only** (the most leading layers that fit, the rest on the cloud at the best precision); **cloud-only** (checkpointed, wire precision with the least J per decision); **DPP layer** = Lyapunov drift-plus-penalty per decision over layer cuts x precisions (no learning; the "adaptive layer split"); **DPP exact** = the same over the full head/chunk space (optimum.ts, exact with memory). Intervals: bootstrap 95 % over test episodes (2,000 resamples, seed ${bootSeed}); the ratio is the policy's mean latency over the planner's (below 1: the policy is faster), resampled in pairs (same seeds); wins = test episodes in which the policy's mean latency was lower.`, '');
+md.push(`Planners: **policy** = the trained policy (ONNX, greedy); **static lat** / **static obj** = one cut k and one wire precision, fitted per family and load on the training episodes by the least mean end-to-end latency / the best mean reward (the objective, which carries the energy and accuracy budgets); **edge-only** (the most leading layers that fit, the rest on the cloud at the best precision); **cloud-only** (checkpointed, wire precision with the least J per decision); **API cloud-only** (token ids up, the cloud runs the embeddings, every layer and the LM head, the top logit and its id down, as any LLM API; no edge compute); **DPP layer** = Lyapunov drift-plus-penalty per decision over layer cuts x precisions (no learning; the "adaptive layer split"); **DPP exact** = the same over the full head/chunk space (optimum.ts, exact with memory). Intervals: bootstrap 95 % over test episodes (2,000 resamples, seed ${bootSeed}); the ratio is the policy's mean latency over the planner's (below 1: the policy is faster), resampled in pairs (same seeds); wins = test episodes in which the policy's mean latency was lower.`, '');
 if (skipped.length) md.push(`Skipped or substituted: ${skipped.join('; ')}.`, '');
 
 if (SUBJECT === 'switch-aware') {
   md.push(`Subject: **DPP+switch** = the Lyapunov DPP rule over layer cuts x precisions plus the cost of changing the plan (dynamics.ts switchCost, priced in J's units) amortised over a horizon of H requests, with the network optionally smoothed over the last 4 s and, on contention families, optionally the cloud priced at the load expected over the request (the load process's statistics, dynamics.ts expectedSlowdown); H in {${HORIZONS.join(', ')}} and the smoothing fitted per family and load on the training episodes by mean latency. **DPP+switch H=1** knows the switching cost but does not amortise it (a per-decision planner). Ratios below are DPP+switch's mean latency over each planner's.`, '');
 }
+if (SUBJECT === 'price') {
+  md.push(`Subject: **DPP exact+switch** = the drift-plus-penalty solver over the exact per-decision optimum (DPP exact's plan), every layer cut x precision and the plan in place, each scored by J plus the full cost of moving to it from the plan in place (dynamics.ts switchCost in J's units; price-policy.ts pricedDecision with price 1). Without a plan in place it returns DPP exact's plan. **DPP+switch H=1** is the same rule over layer cuts only.${pricePolicy ? ' **policy v3** = the learned price selector (--price-policy) over that solver.' : ''}`, '');
+}
 if (dynKinds.size) md.push(`Simulator terms on (issue 10, dynamics.ts): ${[...dynKinds].join(', ')}. Switching: the edge loads weights it gains at ${DEFAULT_SWITCHING.edgeLoadMBps} MB/s unless the whole model fits its free memory, the cloud gathers weights it gains at ${DEFAULT_SWITCHING.cloudGatherMsPerByte * 1e6} ms/MB, ${DEFAULT_SWITCHING.perLayerSetupMs} ms per changed layer, one RTT when the cloud is involved; between requests no KV cache is carried. Contention (families *+contention only): see their description.`, '');
-const SUBJ = SUBJECT === 'policy' ? 'policy' : 'DPP+switch';
+const SUBJ = SUBJECT === 'policy' ? 'policy' : SUBJECT === 'price' ? (pricePolicy ? 'policy v3' : 'DPP exact+switch') : 'DPP+switch';
 md.push(`## Summary: ${SUBJ} mean latency / baseline mean latency (95 % CI), ${SUBJ} wins / episodes`, '');
-const baseLabels = SUBJECT === 'policy' ? ['static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact'] : ['policy', ...(learned ? ['learned v2'] : []), 'static lat', 'static obj', 'cloud-only', 'edge-only', 'DPP layer', 'DPP exact', 'DPP+switch H=1'];
+const baseLabels =
+  SUBJECT === 'policy'
+    ? ['static lat', 'static obj', 'cloud-only', 'API cloud-only', 'edge-only', 'DPP layer', 'DPP exact']
+    : ['policy', ...(learned ? ['learned v2'] : []), 'static lat', 'static obj', 'cloud-only', 'API cloud-only', 'edge-only', 'DPP layer', 'DPP exact', 'DPP+switch H=1', ...(SUBJECT === 'price' && pricePolicy ? ['DPP exact+switch'] : [])];
+const rewardsOfRow = (r: Row): number[] => r.episodeReward;
 const rowOf = (b: Block, l: string): Row => b.rows.find((r) => (l.startsWith('static') ? r.label.startsWith(l) : r.label === l))!;
 md.push(`| family | load | ${baseLabels.map((l) => `vs ${l}`).join(' | ')} | best method (mean latency s) |`);
 md.push(`|---|---|${baseLabels.map(() => '---:').join('|')}|---|`);
@@ -461,6 +526,34 @@ for (const b of blocks) {
   md.push(`| ${b.family} | ${b.load} | ${baseLabels.map((l) => { const r = rowOf(b, l).rewardDiff!; return `${r.value.toFixed(2)} ${ci(r, 2)} ${r.wins}/${r.n}`; }).join(' | ')} | ${b.rows[0]!.summary.meanReward.toFixed(2)} |`);
 }
 md.push('');
+
+if (SUBJECT === 'price') {
+  // the issue's per-decision test: no slower than the exact optimum, and at most 5 % worse in objective
+  md.push(`## ${SUBJ} against the exact per-decision optimum (DPP exact): latency ratio, and episode cost ratio (cost = -reward, the drift-plus-penalty objective), paired 95 % CI`, '');
+  md.push('| family | load | latency ratio | latency no slower (CI reaches 1 or below) | cost ratio | cost within 5 % (CI reaches 1.05 or below) |');
+  md.push('|---|---|---:|---|---:|---|');
+  for (const b of blocks) {
+    const sub = b.rows[0]!, ex = rowOf(b, 'DPP exact');
+    const cs = rewardsOfRow(sub).map((v) => -v), ce = rewardsOfRow(ex).map((v) => -v);
+    const lat = ex.ratio!, cr = mean(cs) / mean(ce), cci = bootstrap(cs, ce, bootSeed + 777);
+    md.push(`| ${b.family} | ${b.load} | ${lat.value.toFixed(3)} ${ci(lat, 3)} | ${lat.lo <= 1 ? 'yes' : 'no'} | ${mean(ce) > 0 ? `${cr.toFixed(3)} ${ci(cci, 3)}` : `cost ${f(mean(cs), 2)} vs ${f(mean(ce), 2)}`} | ${mean(ce) > 0 ? (cci.lo <= 1.05 ? 'yes' : 'no') : mean(cs) <= mean(ce) ? 'yes' : 'no'} |`);
+  }
+  md.push('');
+}
+
+{
+  // issue 10: what cutting finer than a layer buys, per family: the exact optimum (heads and chunks) against the best layer cut, both per decision
+  md.push('## What splitting by heads and chunks buys: DPP exact against DPP layer (paired 95 % CI)', '');
+  md.push('| family | load | latency DPP exact / DPP layer | exact faster in | reward DPP exact - DPP layer | plans with a part-layer split (DPP exact) |');
+  md.push('|---|---|---:|---:|---:|---:|');
+  for (const b of blocks) {
+    const ex = rowOf(b, 'DPP exact'), la = rowOf(b, 'DPP layer');
+    const r = bootstrap(ex.episodeLatency, la.episodeLatency, bootSeed + 888), d = bootstrapDiff(ex.episodeReward, la.episodeReward, bootSeed + 889);
+    const wins = ex.episodeLatency.filter((v, i) => v < la.episodeLatency[i]!).length;
+    md.push(`| ${b.family} | ${b.load} | ${(mean(ex.episodeLatency) / mean(la.episodeLatency)).toFixed(3)} ${ci(r, 3)} | ${wins}/${ex.episodeLatency.length} | ${(mean(ex.episodeReward) - mean(la.episodeReward)).toFixed(2)} ${ci(d, 2)} | ${f(100 * (b.partLayerShare ?? 0), 0)} % |`);
+  }
+  md.push('');
+}
 
 md.push('## Regime: stability and budgets', '');
 md.push(`| family | load | S_ref s | arrival rate /s | rho of the best method | stable (rho < 1) | meets energy ${Ebudget} J/token | meets accuracy ${Abudget} | least J/token (who) |`);

@@ -48,9 +48,10 @@ export class Connection {
     return this.executor?.runner.kvBytes() ?? 0;
   }
 
-  /** Drops the executor and its KV caches; returns the bytes freed. */
+  /** Drops the executor and its KV caches (and its lane into the model's batcher); returns the bytes freed. */
   free(): number {
     const bytes = this.kvBytes();
+    if (this.executor) this.model?.release(this.executor);
     this.executor = undefined;
     this.closed = true;
     return bytes;

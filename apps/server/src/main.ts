@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // tsx apps/server/src/main.ts --model DIR [--model DIR2 ...] [--port 8080] [--host 127.0.0.1] [--web apps/web/dist] [--token T] [--workers N]
+//   [--no-batching | --max-batch 16 --batch-wait-ms 2]
 // With --workers N the process is a cluster primary: it holds the port, forks N workers (each runs
 // this file, loads the model and serves), and restarts any that dies. See cluster.ts.
 import cluster from 'node:cluster';
@@ -36,6 +37,10 @@ const { values: a } = parseArgs({
     'max-header-bytes': { type: 'string' },
     'max-url-bytes': { type: 'string' },
     'max-outgoing-bytes': { type: 'string' },
+    // continuous batching (README.md, "Concurrency"): on unless --no-batching
+    'no-batching': { type: 'boolean' },
+    'max-batch': { type: 'string' },
+    'batch-wait-ms': { type: 'string' },
   },
 });
 
@@ -80,6 +85,9 @@ try {
       maxHeaderBytes: int(a['max-header-bytes'], 'max-header-bytes'),
       maxUrlBytes: int(a['max-url-bytes'], 'max-url-bytes'),
       maxOutgoingBytes: int(a['max-outgoing-bytes'], 'max-outgoing-bytes'),
+      batching: !a['no-batching'],
+      maxBatch: int(a['max-batch'], 'max-batch'),
+      batchWaitMs: int(a['batch-wait-ms'], 'batch-wait-ms'),
     });
     if (cluster.isWorker) reportListening(server.url, WORKER_ID);
     else console.log(`splitwise server: ${server.url}`);

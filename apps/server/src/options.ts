@@ -29,6 +29,16 @@ export interface CloudServerOptions {
   threads?: number;
   /** FFN chunks per layer of the server's graph (hello must match). @defaultValue n_head */
   ffnChunks?: number;
+  /**
+   * Continuous batching: the one-row steps of different sessions that run the same whole layer are
+   * merged into one onnxruntime run (src/batcher.ts). Off: each session's layers run on their own,
+   * one call at a time. Answers are the same either way (README.md, "Concurrency"). @defaultValue true
+   */
+  batching?: boolean;
+  /** Most sessions' rows one batched run takes. @defaultValue 16 */
+  maxBatch?: number;
+  /** How long a new sweep over the layers waits for the sessions it served last time (ms). @defaultValue 2 */
+  batchWaitMs?: number;
   /** Milliseconds a connection may stay without saying hello. @defaultValue 10000 */
   helloTimeoutMs?: number;
   /** Requests queued on one connection before more are refused. @defaultValue 256 */
@@ -94,6 +104,9 @@ export function resolveOptions(o: CloudServerOptions): ResolvedOptions {
     maxRequestsPerSecond: o.maxRequestsPerSecond ?? 2000,
     maxMessageBytes: o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     threads: o.threads ?? os.availableParallelism(),
+    batching: o.batching ?? true,
+    maxBatch: o.maxBatch ?? 16,
+    batchWaitMs: o.batchWaitMs ?? 2,
     helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
     maxQueuedRequests: o.maxQueuedRequests ?? 256,
     maxQueuedBytes: o.maxQueuedBytes ?? 2 * (o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),

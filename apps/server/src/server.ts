@@ -33,12 +33,13 @@ export interface CloudServer {
 }
 
 /** Load every model the options name: the default first. */
-async function loadModels(opts: { modelDir: string; models?: Array<{ id: string; dir: string }>; threads: number; ffnChunks?: number }): Promise<ModelHosts> {
+async function loadModels(opts: { modelDir: string; models?: Array<{ id: string; dir: string }>; threads: number; ffnChunks?: number; batching: boolean; maxBatch: number; batchWaitMs: number }): Promise<ModelHosts> {
   const list = [{ id: opts.models?.length ? basename(opts.modelDir) : 'default', dir: opts.modelDir }, ...(opts.models ?? [])];
+  const batching = opts.batching && { maxBatch: opts.maxBatch, maxWaitMs: opts.batchWaitMs };
   const hosts: ModelHost[] = [];
   for (const m of list) {
     if (!MODEL_ID.test(m.id)) throw new Error(`model id "${m.id}" must be 1-64 letters, digits, ".", "_" or "-"`);
-    hosts.push(await ModelHost.load(await realpath(m.dir), { id: m.id, threads: opts.threads, ffnChunks: opts.ffnChunks }));
+    hosts.push(await ModelHost.load(await realpath(m.dir), { id: m.id, threads: opts.threads, ffnChunks: opts.ffnChunks, batching }));
   }
   return new ModelHosts(hosts);
 }
@@ -49,7 +50,11 @@ export async function createCloudServer(options: CloudServerOptions): Promise<Cl
   const models = await loadModels(opts), model = models.default;
   const connections = new Map<string, Connection>();
   const book = new StatsBook();
-  const stats = (): ServerStats => book.snapshot(connections.values());
+  const stats = (): ServerStats => ({
+    ...book.snapshot(connections.values()),
+    // the continuous batcher's figures, per model (absent with batching off)
+    batching: Object.fromEntries(models.list.flatMap((m) => (m.batchStats() ? [[m.id, m.batchStats()!]] : []))),
+  });
   const allowed = originPolicy(opts.allowedOrigins);
 
   const app = createApp({ models, webDist: opts.webDist, allowed, stats, log });
@@ -138,7 +143,8 @@ export async function createCloudServer(options: CloudServerOptions): Promise<Cl
   const { port, address, family } = http.address() as AddressInfo;
   const url = `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   const c = model.graph.config;
-  log.info({ event: 'listening', url, model: opts.modelDir, models: models.list.map((m) => m.id), family: c.family, nLayer: c.nLayer, nEmbd: c.nEmbd, ffnChunks: model.graph.ffnChunks, threads: opts.threads });
+  for (const m of models.list) if (m.batchingOff) log.warn({ event: 'batching_off', model: m.id, why: m.batchingOff });
+  log.info({ event: 'listening', url, model: opts.modelDir, models: models.list.map((m) => m.id), family: c.family, nLayer: c.nLayer, nEmbd: c.nEmbd, ffnChunks: model.graph.ffnChunks, threads: opts.threads, batching: opts.batching ? { maxBatch: opts.maxBatch, waitMs: opts.batchWaitMs } : false });
 
   let closing: Promise<void> | undefined;
   return {

@@ -9,6 +9,7 @@ import {
   modelDescriptor,
   HelloSchema,
   PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
   ProbeSchema,
   ProtocolError,
   parse,
@@ -156,8 +157,8 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
           throw new ProtocolError('unauthorized', 'a valid access token is required');
         }
       }
-      if (hello.protocol !== PROTOCOL_VERSION) {
-        throw new ProtocolError('unsupported_version', `protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
+      if (!SUPPORTED_PROTOCOL_VERSIONS.includes(hello.protocol)) {
+        throw new ProtocolError('unsupported_version', `protocol ${hello.protocol} is not supported; this server speaks ${SUPPORTED_PROTOCOL_VERSIONS.join(' and ')} (newest ${PROTOCOL_VERSION})`);
       }
       const model = ctx.models.get(hello.modelId);
       const ours = modelDescriptor(model.graph);
@@ -175,13 +176,15 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
           throw new ProtocolError('busy', `${conn.remote} already has ${mine} sessions open, the limit per address; close one or try again later`);
         }
       }
+      // the cloud at the weights the edge asked for (made before the session exists: a refusal leaves none)
+      const executor = model.newExecutor({ weights: hello.weights, activations: hello.activations });
       conn.session = randomUUID();
       conn.model = model;
-      conn.executor = model.newExecutor();
+      conn.executor = executor;
       stats.totals.sessionsOpened++;
       clearTimeout(helloTimer);
       const limits: ServerLimits = { maxContext: model.graph.config.nPositions, maxMessageBytes: opts.maxMessageBytes, maxRequestsPerSecond: opts.maxRequestsPerSecond };
-      log.info({ event: 'hello', socket: socket.id, session: conn.session, model: model.id });
+      log.info({ event: 'hello', socket: socket.id, session: conn.session, model: model.id, ...(hello.weights ? { weights: hello.weights } : {}) });
       m.ack({ ok: true, session: conn.session, limits, worker: WORKER_ID } satisfies HelloReply);
     } catch (e) {
       answerError(m.ack, e, 'hello', 'hello');
@@ -277,6 +280,6 @@ async function handleCloud(conn: Connection, msg: unknown, ctx: SocketContext): 
 /** The context limit: no session may hold more positions than the model's n_positions. */
 function checkContext(req: CloudRequest, nPositions: number): void {
   // a reset that rebuilds `length` positions holds their KV caches: the same bound as a plan change
-  const end = req.type === 'segment' ? req.start + req.count : (req.length ?? 0);
+  const end = req.type === 'segment' ? req.start + req.count : req.type === 'tokens' ? req.start + req.ids.length : (req.length ?? 0);
   if (end > nPositions) throw new ProtocolError('too_large', `the request reaches position ${end}; the model's context is ${nPositions} (n_positions)`);
 }

@@ -1,6 +1,7 @@
 // What GET /api/stats reports: one row per live session, totals since start, process figures.
 import { WORKER_ID } from './worker-id.ts';
 import { summarizePlan, type Connection, type PlanSummary } from './connection.ts';
+import type { BatcherStats } from './batcher.ts';
 
 export interface SessionStats {
   session: string;
@@ -39,6 +40,8 @@ export interface ServerStats {
   totals: ServerTotals;
   uptime: number;
   rssBytes: number;
+  /** The continuous batcher's figures by model id (models without batching are absent). */
+  batching?: Record<string, BatcherStats>;
 }
 
 export class StatsBook {

@@ -37,7 +37,8 @@ test('the named method decides in the browser before each request, and the page 
     expect(s.plan).toBe('policy');
     expect(s.policy!.error).toBeUndefined();
     // the learned policy loses to the DPP rule, so the page uses the rule and says so
-    expect(s.policy!.method).toContain('Lyapunov DPP over layer cuts × precision');
+    expect(s.policy!.method).toContain('Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision');
+    expect(s.policy!.method).toContain('token ids stay on this device');
     expect(s.policy!.method).toContain('learned policy not used');
     expect(s.policy!.mapped).toBe(false);
     expect(s.policy!.modelLayers).toBe(2);
@@ -53,7 +54,9 @@ test('the named method decides in the browser before each request, and the page 
     await expect(page.getByRole('radio', { name: 'Policy' })).toHaveAttribute('aria-checked', 'true');
     await expect(page.getByTestId('policy-box')).toContainText('Chose');
     await expect(page.getByTestId('policy-box')).toContainText('RTT');
-    await expect(page.getByTestId('policy-box')).toContainText('Lyapunov DPP over layer cuts × precision, with switching costs');
+    await expect(page.getByTestId('policy-box')).toContainText('Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs');
+    expect(first.api).toBe(false);
+    await expect(page.locator('[data-notice="token-ids-leave"]')).toBeHidden();
 
     // a request: the policy decides again first, and the virtual queues move after it
     await page.getByRole('textbox', { name: 'Prompt' }).fill(PROMPT);
@@ -134,6 +137,29 @@ test('on the shipped LLaMA story model (stories260K: 5 layers, 4 KV groups) the 
   expect(r.precision).toBe(s.policy!.last!.precision);
   expect(typeof s.policy!.last!.switchMs).toBe('number');
   expect(s.policy!.lastRequest!.predictedMs).toBeGreaterThan(0);
-  await expect(page.getByTestId('policy-box')).toContainText('of 5 layers on the edge');
+  await expect(page.getByTestId('policy-box')).toContainText(/of 5 layers (wholly )?on the edge/);
+  expect(errors).toEqual([]);
+});
+
+test('with ?ids=send the method may choose API cloud-only; when it does, the page says that token ids leave the device', async ({ page }) => {
+  const errors = collectErrors(page);
+  // 1 MB for the model: no layer fits on the edge, so the choice is checkpointed cloud-only (the
+  // edge keeps embeddings and LM head, ships residual rows) or API cloud-only (ids up, logits down)
+  await page.goto('/?plan=policy&max=12&memory=1&ids=send');
+  await waitReady(page);
+  await waitDecision(page);
+  let s = (await readState(page))!;
+  expect(s.policy!.method).toContain('API cloud-only');
+  expect(s.policy!.method).toContain('token ids may go to the server');
+  expect(s.policy!.last!.api).toBe(true);
+  await expect(page.locator('[data-notice="token-ids-leave"]')).toBeVisible();
+  await expect(page.getByTestId('policy-box')).toContainText('API cloud-only: the token ids go to the server');
+  await page.getByRole('textbox', { name: 'Prompt' }).fill(PROMPT);
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const r = await waitRun(page);
+  expect(r.tokens).toHaveLength(12);
+  s = (await readState(page))!;
+  expect(s.policy!.last!.api).toBe(true);
+  await expect(page.locator('[data-notice="token-ids-leave"]')).toBeVisible();
   expect(errors).toEqual([]);
 });

@@ -165,7 +165,7 @@ export class SplitwiseApp {
   }
 
   private loadPolicy(): Promise<PagePolicy | undefined> {
-    this.policyLoading ??= PagePolicy.create(this.app!, this.params.memoryMB ? { memoryBytes: this.params.memoryMB * 2 ** 20 } : {}).then(
+    this.policyLoading ??= PagePolicy.create(this.app!, { ...(this.params.memoryMB ? { memoryBytes: this.params.memoryMB * 2 ** 20 } : {}), allowApi: this.params.sendIds }).then(
       (p) => {
         this.policy = p;
         this.state.policy = p.view;

@@ -6,12 +6,17 @@ import {
   RecoveringEdge,
   SplitSessions,
   SplitWeights,
+  QUANT_ACTIVATIONS,
+  WEIGHT_PRECISIONS,
   buildModelGraph,
+  quantizeCheckpoint,
   schedule,
   type ModelConfig,
   type ModelGraph,
   type PartitionPlan,
+  type QuantActivations,
   type RecoveryEvent,
+  type WeightPrecision,
   type WirePrecision,
 } from '@splitwise/core';
 import { ModelTokenizer, loadCheckpoint } from '@splitwise/checkpoint';
@@ -54,6 +59,12 @@ export interface EdgeOptions {
    * @defaultValue true, unless the page's URL has `subsets=0` (bench:e2e's weightless comparison)
    */
   constantSubsets?: boolean;
+  /**
+   * Weight precision of the edge's share (quantized here, at load, from the downloaded checkpoint)
+   * and of the cloud's (hello.weights), and what quantized products compute in.
+   * @defaultValue the page's URL: `?weights=int8|q4` (both sides), `&cloudWeights=` (the cloud's alone), `&activations=int8`; else fp32
+   */
+  weights?: { edge: WeightPrecision; cloud: WeightPrecision; activations: QuantActivations };
 }
 
 const urlParam = (name: string): string | null => {
@@ -70,6 +81,13 @@ const spinFromUrl = (): { spinning?: boolean } => {
   const v = urlParam('spin');
   return v === '0' || v === '1' ? { spinning: v === '1' } : {};
 };
+
+/** `?weights=int8|q4`, `&cloudWeights=`, `&activations=int8`: each side's weight precision (unknown values: fp32). */
+export function weightsFromUrl(): { edge: WeightPrecision; cloud: WeightPrecision; activations: QuantActivations } {
+  const pick = <T extends string>(v: string | null, allowed: readonly T[]): T | undefined => (allowed as readonly string[]).includes(v ?? '') ? (v as T) : undefined;
+  const edge = pick(urlParam('weights'), WEIGHT_PRECISIONS) ?? 'fp32';
+  return { edge, cloud: pick(urlParam('cloudWeights'), WEIGHT_PRECISIONS) ?? edge, activations: pick(urlParam('activations'), QUANT_ACTIVATIONS) ?? 'fp32' };
+}
 
 /**
  * Create the sessions a plan runs on the edge before the first prompt: whole layers get their own
@@ -92,8 +110,12 @@ export async function warmSessions(app: Pick<EdgeApp, 'sessions'> & { edge?: Edg
 export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<EdgeApp> {
   const step = o.onStep ?? (() => undefined);
   step('reading weights');
-  const ckpt = loadCheckpoint(files.config, files.safetensors);
-  const graph = buildModelGraph(ckpt.config);
+  const loaded = loadCheckpoint(files.config, files.safetensors);
+  const graph = buildModelGraph(loaded.config);
+  const weights = o.weights ?? weightsFromUrl();
+  if (weights.edge !== 'fp32') step(`quantizing the weights to ${weights.edge}`);
+  // the edge's weights at its precision: int8/q4 graphs hold them quantized (MatMulNBits)
+  const ckpt = quantizeCheckpoint(loaded, weights.edge, { ffnChunks: graph.ffnChunks, activations: weights.activations });
   const tokenizer = new ModelTokenizer(files.tokenizer, files.tokenizerConfig);
 
   step('starting onnxruntime-web');
@@ -105,7 +127,12 @@ export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<
   await warmSessions({ sessions }, plan, step);
 
   step('connecting to the cloud');
-  const link = await SocketLink.connect(graph, { precision: o.precision, probeEveryMs: 1000, ...(o.modelId ? { modelId: o.modelId } : {}) });
+  const link = await SocketLink.connect(graph, {
+    precision: o.precision,
+    probeEveryMs: 1000,
+    ...(o.modelId ? { modelId: o.modelId } : {}),
+    ...(weights.cloud !== 'fp32' ? { cloudWeights: weights.cloud, cloudActivations: weights.activations } : {}),
+  });
   const edge = await EdgeExecutor.create(graph, new SplitWeights(ckpt, graph), sessions, link, plan);
   await edge.runner.warmSubsets(plan, (l) => step(`compiling the edge's part of layer ${l}`));
   const recovering = new RecoveringEdge(edge, { reconnect: () => link.reconnect(), ...(o.onRecovery ? { onEvent: o.onRecovery } : {}) });

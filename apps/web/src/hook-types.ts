@@ -15,7 +15,7 @@ export interface RunRequest {
   /** Text to tokenize; ignored when promptIds is given. */
   prompt?: string;
   promptIds?: number[];
-  /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK | policy. */
+  /** Plan spec: edge | cloud | api | half | layers:K | random:SEED | custom:MASK | policy. */
   plan?: string;
   precision?: WirePrecision;
   sampling?: Partial<SamplingSettings>;
@@ -111,6 +111,9 @@ export interface PolicyDecisionView {
   switched?: boolean;
   switchMs?: number;
   kvRows?: number;
+  /** Layers split inside (heads or FFN chunks on both sides), and whether the plan is API cloud-only (token ids leave the device). */
+  splitLayers?: number;
+  api?: boolean;
 }
 
 export interface PolicyView {

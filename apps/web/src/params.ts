@@ -1,5 +1,5 @@
 // Settings a URL can preset (for tests, benchmarks and shared links), e.g.
-//   /?model=stories260K&plan=half&precision=fp32&max=16&prompt=Hello%20world&autorun=1   (plan=policy&memory=MB: policy mode)
+//   /?model=stories260K&plan=half&precision=fp32&max=16&prompt=Hello%20world&autorun=1   (plan=policy&memory=MB&ids=send: policy mode)
 import { WIRE_PRECISIONS, type WirePrecision } from '@splitwise/core';
 
 export interface Sampling {
@@ -13,7 +13,7 @@ export interface Sampling {
 export interface PageParams {
   /** Which of the server's models (GET /api/models); absent: its default. */
   model?: string;
-  /** Plan spec: edge | cloud | half | layers:K | random:SEED | custom:MASK | policy. */
+  /** Plan spec: edge | cloud | api | half | layers:K | random:SEED | custom:MASK | policy. */
   plan: string;
   precision: WirePrecision;
   sampling: Sampling;
@@ -27,6 +27,8 @@ export interface PageParams {
   store: boolean;
   /** Policy mode: memory the edge may use for the model, MB (else what the browser reports). */
   memoryMB?: number;
+  /** Policy mode: the method may choose API cloud-only, which sends token ids to the server (?ids=send; off by default). */
+  sendIds: boolean;
 }
 
 // the shipped model writes children's stories (TinyStories); it continues this the way upstream documents
@@ -58,6 +60,7 @@ export function readParams(search: string = location.search): PageParams {
     preferWebGPU: q.get('backend') === 'webgpu',
     ...(threads > 0 ? { threads } : {}),
     store: q.get('store') !== '0',
+    sendIds: q.get('ids') === 'send',
     ...(num(q.get('memory'), 0, (n) => n > 0) > 0 ? { memoryMB: Number(q.get('memory')) } : {}),
   };
 }

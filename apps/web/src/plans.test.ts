@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PRESETS, buildModelGraph, cloudOnlyPlan, halfPlan, layerSplitPlan, randomPlan, syncPointsPerForward } from '@splitwise/core';
-import { choiceFromSpec, computeShare, planOf, specOf, toggled } from './plans.ts';
+import { choiceFromSpec, computeShare, planOf, samePlan, specOf, toggled } from './plans.ts';
 import { readParams } from './params.ts';
 
 const graph = buildModelGraph(PRESETS.tiny); // 2 layers, 4 heads, 4 FFN chunks
@@ -24,6 +24,21 @@ describe('plan choices', () => {
     expect(() => planOf({ ...c, policy: { ...layerSplitPlan(graph, 1), layers: [] } }, graph)).toThrow();
     expect(readParams('?plan=policy&memory=512').memoryMB).toBe(512);
     expect(readParams('?plan=policy&memory=-1').memoryMB).toBeUndefined();
+  });
+
+  it('API cloud-only: its own preset, all compute on the cloud, not the same plan as cloud only, and the grid edits it as a partition', () => {
+    const c = choiceFromSpec('api', graph);
+    expect(c.preset).toBe('api');
+    expect(specOf(c, graph)).toBe('api');
+    const api = planOf(c, graph);
+    expect(api.apiCloudOnly).toBe(true);
+    const share = computeShare(graph, api, 8);
+    expect(share.edgeFlops).toBe(0);
+    expect(share.cloudFlops).toBeGreaterThan(computeShare(graph, cloudOnlyPlan(graph), 8).cloudFlops); // the LM head too
+    expect(samePlan(api, cloudOnlyPlan(graph))).toBe(false);
+    const edited = toggled(api, 0, 'head', 1);
+    expect(edited.apiCloudOnly).toBeUndefined();
+    expect(edited.layers[0]!.cloudHeads).toEqual([0, 2, 3]);
   });
 
   it('rejects masks that do not fit the model', () => {

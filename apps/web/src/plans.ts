@@ -1,7 +1,8 @@
-// The plan the page runs: a preset (edge only, cloud only, first k layers on the edge, half), a
-// custom head/chunk mask the person edits on the grid, or the policy's choice (policy-mode.ts).
-// Also what a plan costs each side in FLOPs.
+// The plan the page runs: a preset (edge only, cloud only, API cloud-only, first k layers on the
+// edge, half), a custom head/chunk mask the person edits on the grid, or the policy's choice
+// (policy-mode.ts). Also what a plan costs each side in FLOPs.
 import {
+  apiCloudOnlyPlan,
   cloudOnlyPlan,
   edgeOnlyPlan,
   halfPlan,
@@ -13,12 +14,13 @@ import {
   type PartitionPlan,
 } from '@splitwise/core';
 
-export const PRESETS = ['edge', 'cloud', 'layers', 'half', 'custom', 'policy'] as const;
+export const PRESETS = ['edge', 'cloud', 'api', 'layers', 'half', 'custom', 'policy'] as const;
 export type Preset = (typeof PRESETS)[number];
 
 export const PRESET_LABELS: Record<Preset, string> = {
   edge: 'Edge only',
   cloud: 'Cloud only',
+  api: 'API cloud-only',
   layers: 'Layer cut',
   half: 'Half',
   custom: 'Custom',
@@ -28,6 +30,7 @@ export const PRESET_LABELS: Record<Preset, string> = {
 export const PRESET_TITLES: Record<Preset, string> = {
   edge: 'The whole model in this browser; the cloud is not used',
   cloud: 'Every layer on the server; the browser keeps only the embeddings and the LM head',
+  api: 'Everything on the server, as with any LLM API: this browser sends token ids and gets logits back (token ids leave this device)',
   layers: 'The first k layers on the edge, the rest on the cloud (a classic layer split)',
   half: 'Every layer split: the odd heads and FFN chunks on the cloud, the even ones here',
   custom: 'Your own placement: click cells in the map to move them',
@@ -50,6 +53,8 @@ export function planOf(choice: PlanChoice, graph: ModelGraph): PartitionPlan {
       return edgeOnlyPlan(graph);
     case 'cloud':
       return cloudOnlyPlan(graph);
+    case 'api':
+      return apiCloudOnlyPlan(graph);
     case 'layers':
       return layerSplitPlan(graph, Math.min(Math.max(0, choice.k), graph.config.nLayer));
     case 'half':
@@ -62,13 +67,13 @@ export function planOf(choice: PlanChoice, graph: ModelGraph): PartitionPlan {
 }
 
 /**
- * A choice from a URL spec: edge | cloud | half | policy | layers:K | random:SEED (a custom
+ * A choice from a URL spec: edge | cloud | api | half | policy | layers:K | random:SEED (a custom
  * mask) | custom:<mask>, where the mask has one group per layer, "heads/chunks" as strings of e/c, e.g.
  * custom:ecec/eecc.eeee/cccc for two layers of four heads and four chunks.
  */
 export function choiceFromSpec(spec: string, graph: ModelGraph): PlanChoice {
   const half = Math.floor(graph.config.nLayer / 2);
-  if (spec === 'edge' || spec === 'cloud' || spec === 'half' || spec === 'policy') return { preset: spec, k: half, custom: halfPlan(graph) };
+  if (spec === 'edge' || spec === 'cloud' || spec === 'api' || spec === 'half' || spec === 'policy') return { preset: spec, k: half, custom: halfPlan(graph) };
   const layers = /^layers:(\d+)$/.exec(spec);
   if (layers) return { preset: 'layers', k: Math.min(Number(layers[1]), graph.config.nLayer), custom: halfPlan(graph) };
   if (spec.startsWith('custom:')) return { preset: 'custom', k: half, custom: planFromMask(spec.slice(7), graph) };
@@ -108,10 +113,16 @@ function maskOf(plan: PartitionPlan, graph: ModelGraph): string {
 
 const toggle = (xs: number[], i: number): number[] => (xs.includes(i) ? xs.filter((x) => x !== i) : [...xs, i].sort((a, b) => a - b));
 
+/** The same placement as a partition plan: an API cloud-only plan becomes checkpointed cloud-only (what the grid can edit). */
+export function partitionOf(plan: PartitionPlan): PartitionPlan {
+  const { apiCloudOnly: _api, ...placement } = plan;
+  return placement;
+}
+
 /** Move one head (or FFN chunk) of layer l to the other side. */
 export function toggled(plan: PartitionPlan, layer: number, kind: 'head' | 'chunk', index: number): PartitionPlan {
   return {
-    ...plan,
+    ...partitionOf(plan),
     layers: plan.layers.map((l, i) =>
       i !== layer
         ? l
@@ -123,7 +134,7 @@ export function toggled(plan: PartitionPlan, layer: number, kind: 'head' | 'chun
 }
 
 export interface ComputeShare {
-  /** FLOPs for one decoded token at context T on each side (the LM head counts on the edge). */
+  /** FLOPs for one decoded token at context T on each side (the LM head counts on the edge, except under API cloud-only). */
   edgeFlops: number;
   cloudFlops: number;
   /** Edge share in [0, 1]. */
@@ -134,7 +145,8 @@ export interface ComputeShare {
 
 /** Where one token's compute happens at context length T, from the model graph's cost model. */
 export function computeShare(graph: ModelGraph, plan: PartitionPlan, T: number): ComputeShare {
-  let edgeFlops = graph.edgeFixed.decodeFlops(T), cloudFlops = 0;
+  // API cloud-only: the embeddings and the LM head are the cloud's too
+  let edgeFlops = plan.apiCloudOnly ? 0 : graph.edgeFixed.decodeFlops(T), cloudFlops = plan.apiCloudOnly ? graph.edgeFixed.decodeFlops(T) : 0;
   graph.layers.forEach((layer, l) => {
     const p = plan.layers[l]!;
     for (const h of layer.heads) {
@@ -152,5 +164,6 @@ export function computeShare(graph: ModelGraph, plan: PartitionPlan, T: number):
 }
 
 export function samePlan(a: PartitionPlan, b: PartitionPlan): boolean {
-  return JSON.stringify(a.layers) === JSON.stringify(b.layers);
+  // API cloud-only and checkpointed cloud-only place the layers alike but are different plans
+  return JSON.stringify(a.layers) === JSON.stringify(b.layers) && Boolean(a.apiCloudOnly) === Boolean(b.apiCloudOnly);
 }

@@ -1,12 +1,15 @@
 // The page's policy mode. Which method decides is measured, not assumed: the learned Splitwise
-// policies (ONNX, packages/policy/trained) lose to the textbook Lyapunov drift-plus-penalty rule
-// over layer cuts x wire precisions in every family of the evaluation (docs/POLICY.md, sections 8,
-// 10 and 11), so the page does not use them. It decides with that rule plus the cost of changing
-// the plan (SwitchAwarePlanner: switching is worth it only when the saving over a horizon of H
-// requests exceeds the cost of moving weights and rebuilding the moved heads' KV rows), computed
-// in this browser from the same cost model the evaluation uses, on the page's own model graph
-// (GPT-2 or LLaMA family, read by buildModelGraph). It decides before each request, and again
-// between tokens when the measured bandwidth or RTT moves by more than a threshold. What it sees:
+// policies (ONNX, packages/policy/trained) lose to the textbook Lyapunov drift-plus-penalty rule in
+// every family of the evaluation (docs/POLICY.md, sections 8, 10, 11 and 12), so the page does not
+// use them. It decides with that rule, exact over the whole plan space (the per-decision optimum
+// over every split of every layer by attention units and FFN chunks, every layer cut, the plan in
+// place and API cloud-only, each at every wire precision) plus the full cost of changing the plan
+// (moving weights, rebuilding the moved units' KV rows): price-policy.ts pricedDecision at price 1,
+// computed in this browser from the same cost model the evaluation uses, on the page's own model
+// graph (GPT-2 or LLaMA family, read by buildModelGraph). API cloud-only sends token ids to the
+// server, so the method considers it only when the person allows it (?ids=send), and the page then
+// says so; by default token ids stay on this device. It decides before each request, and
+// again between tokens when the measured bandwidth or RTT moves by more than a threshold. What it sees:
 //   - the socket link's NetworkEstimator (RTT from probes; bandwidth from real transfers, and a
 //     timed upload probe when no tensor has crossed lately) and its last 8 one-second samples;
 //   - this page's request queue (one request at a time, so Q = 1) and its arrival rate;
@@ -20,7 +23,7 @@ import {
   CostModel,
   DEFAULT_SWITCHING,
   OBJECTIVE,
-  SwitchAwarePlanner,
+  pricedDecision,
   countsToPlan,
   edgeMemoryBytes,
   energyBudget,
@@ -45,9 +48,12 @@ import rpi5ChromiumJson from '../../../packages/policy/profiles/rpi5-8gb-chromiu
 import type { EdgeApp } from './edge.ts';
 import type { PolicyView } from './hook-types.ts';
 
-/** The method the page decides with, as the panel names it. */
+/** The method the page decides with, as the panel names it (token ids kept on this device: the default). */
 export const PAGE_METHOD =
-  'Lyapunov DPP over layer cuts × precision, with switching costs (learned policy not used: it loses, see docs/POLICY.md)';
+  'Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs; token ids stay on this device (learned policy not used: it loses, see docs/POLICY.md)';
+/** The same with ?ids=send: API cloud-only is one more candidate. */
+export const PAGE_METHOD_SEND_IDS =
+  'Lyapunov DPP, exact over heads, FFN chunks, layer cuts and API cloud-only × precision, with switching costs; token ids may go to the server (learned policy not used: it loses, see docs/POLICY.md)';
 
 /**
  * Switching costs in the page: every weight is already in this browser's memory (the page loads
@@ -58,11 +64,11 @@ export const PAGE_METHOD =
 export const PAGE_SWITCHING: SwitchingCostOptions = { ...DEFAULT_SWITCHING, edgeLoadMBps: 1 / (DEFAULT_SWITCHING.cloudGatherMsPerByte * 1e3) };
 
 /**
- * How many requests a switch's cost is spread over. 1: the switch is priced in full at the decision
- * that makes it. In the evaluation (docs/POLICY.md section 11) H = 1 had the lowest episode cost of
- * every DPP variant in all 16 family-loads; spreading it over more requests (hysteresis) did not help.
+ * The price of a plan change in the solver's score: 1, the switch priced in full at the decision
+ * that makes it. Spreading it over several requests did no better in the evaluation (docs/POLICY.md
+ * section 11), and a learned, state-dependent price found nothing better than 1 (section 12).
  */
-export const PAGE_HORIZON = 1;
+export const PAGE_SWITCH_PRICE = 1;
 
 /** The edge the page's cost model prices: a Raspberry Pi 5 running this page in Chromium (derived from the measured WASM profile). */
 const EDGE: DeviceProfile = parseProfile(rpi5ChromiumJson);
@@ -74,6 +80,8 @@ export interface PolicyModeOptions {
   moveFactor?: number;
   /** ...but not more often than this (the estimates are smoothed; this bounds churn). @defaultValue 2000 */
   minIntervalMs?: number;
+  /** May the method choose API cloud-only (token ids go to the server)? The page's ?ids=send. @defaultValue false */
+  allowApi?: boolean;
 }
 
 const GiB = 2 ** 30;
@@ -104,7 +112,6 @@ export class PagePolicy {
   private lastBwSamples = 0;
   private quietTicks = 0;
   private deciding?: Promise<PolicyDecision>;
-  private readonly planner = new SwitchAwarePlanner(PAGE_SWITCHING, PAGE_HORIZON);
   /** The plan the page runs now (what a switch moves away from); undefined before the first decision. */
   private current?: { counts: PlanCounts; precision: WirePrecision };
   /** A request is being answered: decisions now are mid-answer, with its rows in the KV cache. */
@@ -118,9 +125,9 @@ export class PagePolicy {
     this.cost = new CostModel(app.graph, EDGE, parseProfile(cloudProfileJson), accuracy);
     const c = app.graph.config;
     this.view = {
-      policy: 'dpp-layer-switching',
-      method: PAGE_METHOD,
-      trainedFor: `not trained: computed per decision in this browser from the cost model (edge ${EDGE.name}, cloud node-epyc-2vcpu) on this page's model, ${c.nLayer} layers, ${app.graph.attnUnits} attention units per layer; a switch is priced ${PAGE_HORIZON === 1 ? 'in full at the decision that makes it' : `over ${PAGE_HORIZON} requests`}`,
+      policy: 'dpp-exact-switching',
+      method: o.allowApi ? PAGE_METHOD_SEND_IDS : PAGE_METHOD,
+      trainedFor: `not trained: computed per decision in this browser from the cost model (edge ${EDGE.name}, cloud node-epyc-2vcpu) on this page's model, ${c.nLayer} layers, ${app.graph.attnUnits} attention units per layer; a switch is priced in full at the decision that makes it`,
       trainedLayers: 0,
       modelLayers: c.nLayer,
       mapped: false,
@@ -243,7 +250,7 @@ export class PagePolicy {
       };
       const t0 = performance.now();
       const energy = this.energyModel(state.radio);
-      const d = this.planner.decide(state, { model: this.cost, energy, objective: OBJECTIVE });
+      const d = pricedDecision(state, { model: this.cost, energy, objective: OBJECTIVE, allowApi: this.o.allowApi === true }, PAGE_SWITCH_PRICE, PAGE_SWITCHING);
       const ms = performance.now() - t0;
       const graph = this.app.graph, L = graph.config.nLayer;
       const plan = countsToPlan(graph, d.plan);
@@ -255,8 +262,12 @@ export class PagePolicy {
       // layer cuts k = 1..L that did not fit the memory the page may use
       let masked = 0;
       for (let k = 1; k <= L; k++) if (edgeMemoryBytes(graph, layerSplitCounts(this.cost, k), request.prompt + request.gen) > state.memoryFreeBytes) masked++;
-      let edgeLayers = 0;
-      for (let l = 0; l < L; l++) if (d.plan.cloudHeads[l] === 0 && d.plan.cloudWidth[l] === 0) edgeLayers++;
+      let edgeLayers = 0, splitLayers = 0;
+      for (let l = 0; l < L; l++) {
+        const h = d.plan.cloudHeads[l]!, w = d.plan.cloudWidth[l]!;
+        if (h === 0 && w === 0) edgeLayers++;
+        else if (!(h === d.plan.nHead && w === d.plan.nInner)) splitLayers++;
+      }
       const total = L * (d.plan.nHead + d.plan.nInner);
       let cloud = 0;
       for (let l = 0; l < L; l++) cloud += d.plan.cloudHeads[l]! + d.plan.cloudWidth[l]!;
@@ -285,6 +296,8 @@ export class PagePolicy {
         cloudUnits: cloud / total,
         syncPoints: syncPointsPerForward(plan),
         edgeLayers,
+        splitLayers,
+        api: d.plan.apiCloudOnly === true,
         switched,
         switchMs: sw.ms,
         kvRows,

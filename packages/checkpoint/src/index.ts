@@ -6,3 +6,4 @@ export * from './gpt2-loader.ts';
 export * from './make-model.ts';
 export * from './tokenizer.ts';
 export * from './llama2c.ts';
+export * from './quantized.ts';

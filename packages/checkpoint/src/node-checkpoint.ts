@@ -2,10 +2,10 @@
 // Big models do not fit the easy path: Node cannot readFile more than 2 GiB, one Buffer tops out
 // at 4 GiB, and gpt2-xl is 6.2 GB in F32. So files above a threshold are read tensor by tensor
 // from their header's offsets, and writing always streams one tensor at a time.
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
-import { InvalidConfigError, PRESETS, familyOf, parameterCount, parseHfConfig, toHfConfig, transpose } from '@splitwise/core';
+import { InvalidConfigError, PRESETS, QuantizationError, familyOf, parameterCount, parseHfConfig, toHfConfig, transpose } from '@splitwise/core';
 import type { Float32Tensor, ModelConfig, Gpt2Checkpoint, PresetName } from '@splitwise/core';
 import {
   InvalidHeaderError,
@@ -28,6 +28,7 @@ import {
 } from './safetensors.ts';
 import type { SafetensorsHeader, SafetensorsTensor, SafetensorsTensorInfo, TensorSpec, WriteDtype } from './safetensors.ts';
 import { writeGpt2TokenizerFiles } from './tokenizer-files.ts';
+import { isQuantizedSafetensors, loadQuantizedCheckpoint, quantizedCheckpointTensors } from './quantized.ts';
 
 /** fs.readFile's limit; larger files are read tensor by tensor. */
 export const READ_WHOLE_FILE_LIMIT = 2 ** 31 - 1;
@@ -84,7 +85,7 @@ async function readTensorFromFile(fh: FileHandle, header: SafetensorsHeader, t: 
 export async function writeSafetensorsFile(
   path: string,
   specs: readonly TensorSpec[],
-  getData: (name: string) => Float32Array | Promise<Float32Array>,
+  getData: (name: string) => Float32Array | Uint8Array | Promise<Float32Array | Uint8Array>,
   metadata?: Record<string, string>,
 ): Promise<number> {
   const layout = layoutSafetensors(specs, metadata);
@@ -181,8 +182,24 @@ type Source = SafetensorsTensorInfo & { read: () => Promise<Float32Array> };
  */
 export async function loadModelFromDir(dir: string, opts: LoadFromDirOptions = {}): Promise<LoadedGpt2Checkpoint> {
   const threshold = Math.min(opts.streamThresholdBytes ?? READ_WHOLE_FILE_LIMIT, READ_WHOLE_FILE_LIMIT);
-  const config = parseHfConfig(await readJson(join(dir, 'config.json'), 'config.json'));
+  const configJson = await readJson(join(dir, 'config.json'), 'config.json');
+  const config = parseHfConfig(configJson);
   const { paths, weightMap } = await safetensorsFiles(dir);
+  // `splitwise quantize`'s folders: one file, quantized matrices and the fp32 rest (quantized.ts)
+  if (paths.length === 1) {
+    const fh = await open(paths[0]!, 'r');
+    let header: SafetensorsHeader;
+    try {
+      header = await readSafetensorsHeader(fh, paths[0]!);
+    } finally {
+      await fh.close();
+    }
+    if (isQuantizedSafetensors(header)) {
+      const { size } = await stat(paths[0]!);
+      if (size > READ_WHOLE_FILE_LIMIT) throw new QuantizationError(`${paths[0]}: quantized checkpoints are read whole, up to 2 GiB; this one is ${size} bytes`);
+      return loadQuantizedCheckpoint(configJson, parseSafetensors(await readFile(paths[0]!), paths[0]!));
+    }
+  }
 
   const handles: FileHandle[] = [];
   try {
@@ -321,4 +338,26 @@ export async function makeModel(opts: MakeModelOptions): Promise<{ dir: string; 
   if (!config) throw new InvalidConfigError(`unknown preset "${String(opts.config)}" (have ${Object.keys(PRESETS).join(', ')})`);
   const bytes = await writeModelDir(opts.outDir, config, (name, stored) => randomStoredTensor(config, opts.seed, name, stored), opts);
   return { dir: opts.outDir, parameters: parameterCount(config), bytes, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Write a quantized checkpoint (core's quantizeCheckpoint) as a model folder: model.safetensors
+ * in the format of quantized.ts, and every other file of `copyFrom` (config.json, tokenizer files,
+ * generation_config.json, README) copied as it is; without `copyFrom`, config.json and
+ * generation_config.json are written from the config. Returns the safetensors size.
+ */
+export async function writeQuantizedCheckpoint(dir: string, ckpt: Gpt2Checkpoint, o: { copyFrom?: string } = {}): Promise<number> {
+  const { tensors, metadata } = quantizedCheckpointTensors(ckpt);
+  await mkdir(dir, { recursive: true });
+  if (o.copyFrom) {
+    for (const e of await readdir(o.copyFrom, { withFileTypes: true })) {
+      if (!e.isFile() || /^model.*\.safetensors(\.index\.json)?$/.test(e.name) || e.name.endsWith('.partial')) continue;
+      await copyFile(join(o.copyFrom, e.name), join(dir, e.name));
+    }
+  } else {
+    await writeJson(join(dir, 'config.json'), { ...toHfConfig(ckpt.config), torch_dtype: 'float32' });
+    await writeJson(join(dir, 'generation_config.json'), generationConfig(ckpt.config));
+  }
+  const byName = new Map(tensors.map((t) => [t.name, t.data]));
+  return writeSafetensorsFile(join(dir, 'model.safetensors'), tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), (name) => byName.get(name)!, metadata);
 }

@@ -33,8 +33,8 @@ export type SafetensorsDtype = keyof typeof DTYPE_SIZE;
 /** Dtypes readFloat32 converts. */
 export const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'] as const satisfies readonly SafetensorsDtype[];
 export type FloatDtype = (typeof FLOAT_DTYPES)[number];
-/** Dtypes we write. */
-export type WriteDtype = 'F32' | 'F16';
+/** Dtypes we write (U8: quantized weights, see quantized.ts). */
+export type WriteDtype = 'F32' | 'F16' | 'U8';
 
 /** The Rust library refuses headers over 100 MB; a bigger length prefix means a corrupt file. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -312,7 +312,8 @@ export interface TensorSpec {
   shape: number[];
 }
 export interface TensorToWrite extends TensorSpec {
-  data: Float32Array;
+  /** Float32Array for F32 and F16; Uint8Array for U8. */
+  data: Float32Array | Uint8Array;
 }
 
 export interface SafetensorsLayout {
@@ -363,9 +364,11 @@ export function layoutSafetensors(specs: readonly TensorSpec[], metadata?: Recor
   return { header, entries, fileSize: header.length + offset };
 }
 
-/** The little-endian bytes of one tensor. F32 is a zero-copy view of `data`. */
-export function encodeTensorData(dtype: WriteDtype, data: Float32Array): Uint8Array {
+/** The little-endian bytes of one tensor. F32 and U8 are zero-copy views of `data`. */
+export function encodeTensorData(dtype: WriteDtype, data: Float32Array | Uint8Array): Uint8Array {
   if (!LITTLE_ENDIAN) throw new UnsupportedDtypeError(dtype, 'big-endian hosts are not supported');
+  if ((dtype === 'U8') !== data instanceof Uint8Array) throw new UnsupportedDtypeError(dtype, `${dtype} is written from ${dtype === 'U8' ? 'a Uint8Array' : 'a Float32Array'}`);
+  if (data instanceof Uint8Array) return data;
   if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const half = float32ToFloat16Bits(data);
   return new Uint8Array(half.buffer, half.byteOffset, half.byteLength);

@@ -1,7 +1,7 @@
 // `splitwise client`: generate with the edge here and the cloud on a splitwise server. Tokens go
 // to stdout as they come; one JSON line of statistics goes to stderr at the end.
 import { InvalidArgumentError } from 'commander';
-import { generate, SplitwiseError, syncPointsPerForward, WIRE_PRECISIONS, type BackoffOptions, type Fallback, type RecoveryEvent, type WirePrecision } from '@splitwise/core';
+import { generate, SplitwiseError, syncPointsPerForward, WIRE_PRECISIONS, type BackoffOptions, type Fallback, type QuantActivations, type RecoveryEvent, type WeightPrecision, type WirePrecision } from '@splitwise/core';
 import { connectRemoteEdge } from './remote-edge.ts';
 import { median, percentile, round } from './stats.ts';
 
@@ -26,6 +26,10 @@ export interface ClientOptions {
   retryFactor?: number;
   retryJitter?: number;
   timeoutMs?: number;
+  /** Weight precision of the edge (quantized at load) and of the cloud (--cloud-weights, default the same). */
+  weights?: WeightPrecision;
+  cloudWeights?: WeightPrecision;
+  activations?: QuantActivations;
 }
 
 export const FALLBACKS: readonly Fallback[] = ['edge-now', 'edge-after-retries', 'wait'];
@@ -67,6 +71,9 @@ export async function runClient(o: ClientOptions): Promise<void> {
     plan: o.plan,
     precision: o.precision as WirePrecision,
     threads: o.threads,
+    ...(o.weights ? { weights: o.weights } : {}),
+    ...(o.cloudWeights ? { cloudWeights: o.cloudWeights } : {}),
+    ...(o.activations ? { activations: o.activations } : {}),
     token: o.token,
     timeoutMs: o.timeoutMs,
     fallback: o.fallback as Fallback,
@@ -81,6 +88,8 @@ export async function runClient(o: ClientOptions): Promise<void> {
     },
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
+  // the one plan under which the prompt's and the answer's token ids leave this machine
+  if (r.edge.plan.apiCloudOnly) process.stderr.write(`API cloud-only: token ids leave this device; ${o.server} sees every token of the prompt and the answer\n`);
   try {
     if (!r.tokenizer) throw new SplitwiseError('no_tokenizer', `${o.server} serves no tokenizer.json`);
     const prompt = r.tokenizer.encodePrompt(o.prompt), text = r.tokenizer.stream(prompt);

@@ -4,18 +4,31 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { PRESETS, SplitwiseError, generate, parseHfConfig, planToJson, syncPointsPerForward, type ModelConfig } from '@splitwise/core';
+import { PRESETS, QUANT_ACTIVATIONS, SplitwiseError, generate, parseHfConfig, parseWeightPrecision, planToJson, syncPointsPerForward, type ModelConfig, type QuantActivations } from '@splitwise/core';
 import { makeModel } from '@splitwise/checkpoint/node';
 import { importLlama2c } from '@splitwise/checkpoint/node';
 import { readFile } from 'node:fs/promises';
 import { loadEngine } from './engine.ts';
 import { runClient } from './client.ts';
 import { runNetem } from './netem.ts';
+import { quantizeModelDir } from './quantize.ts';
+import { exportTransformersJs } from './export-transformersjs.ts';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number`);
   return n;
+};
+const precision = (flag: string) => (v: string) => {
+  try {
+    return parseWeightPrecision(v, flag);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+const activations = (v: string): QuantActivations => {
+  if (!(QUANT_ACTIVATIONS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--activations must be one of ${QUANT_ACTIVATIONS.join(', ')}`);
+  return v as QuantActivations;
 };
 const num = (v: string): number => {
   const n = Number(v);
@@ -57,12 +70,36 @@ program
     console.log(JSON.stringify(await importLlama2c({ checkpoint: o.checkpoint, tokenizer: o.tokenizer, outDir: o.out })));
   });
 
+program
+  .command('export-transformersjs')
+  .description('write the folder transformers.js loads (config, tokenizer, onnx/model.onnx: the whole decoder with its KV cache, fp32)')
+  .option('--model <dir>', 'model folder (Hugging Face layout); default: the shipped story model', SHIPPED_MODEL_DIR)
+  .requiredOption('--out <dir>', 'output folder (pipeline("text-generation", <out>) with env.localModelPath at its parent)')
+  .action(async (o: { model: string; out: string }) => {
+    console.log(JSON.stringify(await exportTransformersJs(o.model, o.out)));
+  });
+
+program
+  .command('quantize')
+  .description('write a model folder whose weights are int8 (per output channel) or q4 (per 32-block, MatMulNBits layout); every --model command reads it')
+  .option('--model <dir>', 'fp32, F16 or BF16 model folder (Hugging Face layout); default: the shipped story model', SHIPPED_MODEL_DIR)
+  .requiredOption('--weights <p>', 'int8 | q4')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--ffn-chunks <k>', 'FFN chunks per layer the engine will run (default n_head): down projections are quantized in blocks that never cross a chunk', int('--ffn-chunks'))
+  .option('--symmetric', 'q4 without zero points')
+  .action(async (o: { model: string; weights: string; out: string; ffnChunks?: number; symmetric?: boolean }) => {
+    console.log(JSON.stringify(await quantizeModelDir(o)));
+  });
+
 const engineOptions = (c: Command): Command =>
   c
     .option('--model <dir>', 'model folder (Hugging Face layout); default: the shipped story model', SHIPPED_MODEL_DIR)
-    .option('--plan <spec>', 'edge | cloud | half | layers:K | random:SEED | FILE.json', 'edge')
+    .option('--plan <spec>', 'edge | cloud | api | half | layers:K | random:SEED | FILE.json (api: token ids to the cloud, which runs everything)', 'edge')
     .option('--ffn-chunks <k>', 'FFN chunks per layer (default n_head)', int('--ffn-chunks'))
-    .option('--threads <n>', 'onnxruntime intra-op threads per side', int('--threads'));
+    .option('--threads <n>', 'onnxruntime intra-op threads per side', int('--threads'))
+    .option('--weights <p>', "weight precision of both sides: fp32 | int8 | q4, quantized at load (default: the folder's own)", precision('--weights'))
+    .option('--cloud-weights <p>', "the cloud's weight precision, when it differs from --weights", precision('--cloud-weights'))
+    .option('--activations <a>', 'what int8/q4 products compute in: fp32 (the split equals the whole model) | int8 (faster on onnxruntime-node)', activations);
 
 engineOptions(program.command('logits').description('run the split engine once; print the last position\'s logits as JSON'))
   .requiredOption('--ids <list>', 'comma-separated token ids', (v) => v.split(',').map(int('--ids')))
@@ -120,10 +157,13 @@ program
   .requiredOption('--server <url[,url...]>', 'server URL, e.g. http://127.0.0.1:8080; several, comma-separated, to fail over between')
   .requiredOption('--prompt <text>', 'prompt')
   .option('--model <id>', "which of the server's models (GET /api/models); default: the server's default")
-  .option('--plan <spec>', 'edge | cloud | half | layers:K | random:SEED | FILE.json', 'half')
+  .option('--plan <spec>', 'edge | cloud | api | half | layers:K | random:SEED | FILE.json (api: token ids leave this machine; the server runs everything)', 'half')
   .option('--precision <p>', 'activations on the wire: fp32 | fp16 | int8', 'fp32')
   .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens'), 32)
   .option('--threads <n>', 'onnxruntime intra-op threads on the edge', int('--threads'))
+  .option('--weights <p>', "the edge's weight precision: fp32 | int8 | q4, quantized at load (the cloud's too, unless --cloud-weights)", precision('--weights'))
+  .option('--cloud-weights <p>', "the cloud's weight precision (the server quantizes its copy on the first session that asks)", precision('--cloud-weights'))
+  .option('--activations <a>', 'what int8/q4 products compute in on both sides: fp32 (exact) | int8 (faster on onnxruntime-node)', activations)
   .option('--token <t>', 'access token, if the server requires one', process.env.SPLITWISE_TOKEN)
   .option('--temperature <t>', '0 = greedy', num, 0)
   .option('--top-k <k>', '0 = off', int('--top-k'), 0)

@@ -11,7 +11,10 @@ import {
   RecoveringEdge,
   SplitSessions,
   SplitWeights,
+  quantizeCheckpoint,
   type Gpt2Checkpoint,
+  type QuantActivations,
+  type WeightPrecision,
   type ModelGraph,
   type BackoffOptions,
   type Fallback,
@@ -33,12 +36,18 @@ export interface RemoteEdgeOptions {
   server: string;
   /** Which of the server's models (its GET /api/models). @defaultValue its default */
   model?: string;
-  /** edge | cloud | half | layers:K | random:SEED | FILE.json, or a plan. @defaultValue 'half' */
+  /** edge | cloud | api | half | layers:K | random:SEED | FILE.json, or a plan. @defaultValue 'half' */
   plan?: string | PartitionPlan;
   /** @defaultValue 'fp32' */
   precision?: WirePrecision;
   /** onnxruntime intra-op threads on the edge. */
   threads?: number;
+  /** The edge's weight precision (quantized here from the downloaded checkpoint). @defaultValue 'fp32' */
+  weights?: WeightPrecision;
+  /** The cloud's weight precision (hello.weights). @defaultValue `weights` */
+  cloudWeights?: WeightPrecision;
+  /** What quantized products compute in, on both sides. @defaultValue 'fp32' */
+  activations?: QuantActivations;
   token?: string;
   timeoutMs?: number;
   /** RTT probe period; 0 = none. @defaultValue 1000 */
@@ -86,12 +95,24 @@ export async function connectRemoteEdge(o: RemoteEdgeOptions): Promise<RemoteEdg
   const got = o.checkpoint ? { ...o.checkpoint, bytes: 0, ms: 0 } : await downloadFromAny(servers, o.onProgress, o.model);
   const graph = buildModelGraph(got.ckpt.config, { ffnChunks: got.ffnChunks });
   const plan = typeof o.plan === 'object' ? o.plan : await resolvePlan(o.plan ?? 'half', graph);
+  // the edge's share at its own weight precision; the cloud is told its own in hello
+  const ckpt = quantizeCheckpoint(got.ckpt, o.weights ?? 'fp32', { ffnChunks: graph.ffnChunks, activations: o.activations });
+  const cloudWeights = o.cloudWeights ?? o.weights;
   const ownSessions = !o.sessions;
-  const sessions = o.sessions ?? (await SplitSessions.create(new OrtNodeRuntime({ intraOpNumThreads: o.threads }), graphSource(got.ckpt)));
+  const sessions = o.sessions ?? (await SplitSessions.create(new OrtNodeRuntime({ intraOpNumThreads: o.threads }), graphSource(ckpt)));
   let link: SocketLink | undefined;
   try {
-    link = await SocketLink.connect(graph, { urls: servers, precision: o.precision ?? 'fp32', token: o.token, timeoutMs: o.timeoutMs, probeEveryMs: o.probeEveryMs, ...(o.model ? { modelId: o.model } : {}) });
-    const edge = await EdgeExecutor.create(graph, new SplitWeights(got.ckpt, graph), sessions, link, plan);
+    link = await SocketLink.connect(graph, {
+      urls: servers,
+      precision: o.precision ?? 'fp32',
+      token: o.token,
+      timeoutMs: o.timeoutMs,
+      probeEveryMs: o.probeEveryMs,
+      ...(o.model ? { modelId: o.model } : {}),
+      ...(cloudWeights ? { cloudWeights } : {}),
+      ...(o.activations ? { cloudActivations: o.activations } : {}),
+    });
+    const edge = await EdgeExecutor.create(graph, new SplitWeights(ckpt, graph), sessions, link, plan);
     const l = link;
     const recovering = new RecoveringEdge(edge, {
       fallback: o.fallback,

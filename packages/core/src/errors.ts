@@ -63,3 +63,14 @@ export class LinkError extends SplitwiseError {
     super(code, message);
   }
 }
+
+/**
+ * Quantized weights that cannot be used as asked: a precision we do not know, a quantized layout
+ * made for another FFN chunking, rows of a subset that cut a quantized block, a checkpoint
+ * quantized twice.
+ */
+export class QuantizationError extends SplitwiseError {
+  constructor(message: string) {
+    super('quantization', message);
+  }
+}

@@ -3,6 +3,8 @@ export * from './errors.ts';
 export * from './arch/index.ts';
 export { headDim } from './model/config.ts';
 export * from './model/checkpoint.ts';
+export * from './quant/matrix.ts';
+export * from './quant/checkpoint.ts';
 export * from './model/gpt2-reference.ts';
 export * from './model/llama-reference.ts';
 export * from './graph/model-graph.ts';

@@ -1,7 +1,7 @@
 // SocketLink: the edge's CloudLink over socket.io. Runs unchanged in the browser and in Node (the
 // headless client). Tensors travel as binary attachments at the precision set on the link.
 import { io, type Socket } from 'socket.io-client';
-import { LinkError, type CloudLink, type CloudReply, type CloudRequest, type LinkStats, type ModelGraph, type WirePrecision } from '@splitwise/core';
+import { LinkError, type CloudLink, type CloudReply, type CloudRequest, type LinkStats, type ModelGraph, type QuantActivations, type WeightPrecision, type WirePrecision } from '@splitwise/core';
 import {
   NetworkEstimator,
   modelDescriptor,
@@ -36,6 +36,10 @@ export interface SocketLinkOptions {
   token?: string;
   /** Which of the server's models (its GET /api/models); absent: its default. */
   modelId?: string;
+  /** The weight precision the cloud's share runs at (hello.weights); absent: the model's own. */
+  cloudWeights?: WeightPrecision;
+  /** What the cloud's quantized products compute in (hello.activations). */
+  cloudActivations?: QuantActivations;
   /** Milliseconds before a cloud call counts as failed; also bounds each connect + hello attempt. @defaultValue 30000 */
   timeoutMs?: number;
   /** RTT probe period in ms; 0 = no background probes. @defaultValue 1000 */
@@ -310,6 +314,8 @@ async function openSession(url: string | undefined, graph: ModelGraph, o: Socket
       model: modelDescriptor(graph),
       ...(o.token ? { token: o.token } : {}),
       ...(o.modelId ? { modelId: o.modelId } : {}),
+      ...(o.cloudWeights ? { weights: o.cloudWeights } : {}),
+      ...(o.cloudActivations ? { activations: o.cloudActivations } : {}),
     });
   } catch (e) {
     const connected = socket.connected;

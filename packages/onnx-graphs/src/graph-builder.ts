@@ -8,8 +8,10 @@ const AT = onnx.AttributeProto.AttributeType;
 
 export const OPSET = 17;
 export type Dim = number | string;
-export type ElemType = 'float32' | 'int64' | 'bool';
-const elem = { float32: DT.FLOAT, int64: DT.INT64, bool: DT.BOOL } as const;
+export type ElemType = 'float32' | 'int64' | 'bool' | 'uint8';
+const elem = { float32: DT.FLOAT, int64: DT.INT64, bool: DT.BOOL, uint8: DT.UINT8 } as const;
+/** onnxruntime's contrib operators (MatMulNBits), opset 1. */
+export const MS_DOMAIN = 'com.microsoft';
 
 export type AttrValue = number | number[] | { float: number } | { tensor: Float32Array | BigInt64Array; dims: number[] };
 
@@ -20,11 +22,11 @@ function attribute(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
   return { name, type: AT.TENSOR, t: tensorProto(name, v.dims, v.tensor) };
 }
 
-function tensorProto(name: string, dims: number[], data: Float32Array | BigInt64Array): onnxProto.onnx.ITensorProto {
+function tensorProto(name: string, dims: number[], data: Float32Array | BigInt64Array | Uint8Array): onnxProto.onnx.ITensorProto {
   return {
     name,
     dims,
-    dataType: data instanceof Float32Array ? DT.FLOAT : DT.INT64,
+    dataType: data instanceof Float32Array ? DT.FLOAT : data instanceof Uint8Array ? DT.UINT8 : DT.INT64,
     rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
   };
 }
@@ -47,6 +49,11 @@ export class GraphBuilder {
   private inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private counter = 0;
+  private domains = new Set<string>();
+  /** Weights declared quantized (linear.ts): name -> what MatMulNBits needs to know of them. */
+  readonly quantized = new Map<string, { bits: 4 | 8; K: number; N: number; segments: number[]; zeroPoints: boolean }>();
+  /** Quantized products quantize their activations to int8 (linear.ts; QuantizedWeights.activations). */
+  int8Activations = false;
 
   constructor(readonly name: string) {}
 
@@ -61,7 +68,7 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
-  initializer(name: string, dims: number[], data: Float32Array | BigInt64Array): string {
+  initializer(name: string, dims: number[], data: Float32Array | BigInt64Array | Uint8Array): string {
     this.inits.push(tensorProto(name, dims, data));
     return name;
   }
@@ -78,11 +85,13 @@ export class GraphBuilder {
     return this.initializer(`${prefix}_${this.counter++}`, [], Float32Array.of(value));
   }
 
-  /** Add a node; returns its output names (`nOut` fresh ones). */
-  ops(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOut = 1): string[] {
+  /** Add a node; returns its output names (`nOut` fresh ones). `domain`: e.g. MS_DOMAIN for onnxruntime's contrib ops. */
+  ops(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOut = 1, domain?: string): string[] {
     const id = this.counter++;
     const output = Array.from({ length: nOut }, (_, i) => `${opType.toLowerCase()}_${id}${nOut > 1 ? `_${i}` : ''}`);
+    if (domain) this.domains.add(domain);
     this.nodes.push({
+      ...(domain ? { domain } : {}),
       opType,
       name: `${opType}_${id}`,
       input: inputs,
@@ -92,15 +101,15 @@ export class GraphBuilder {
     return output;
   }
 
-  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
-    return this.ops(opType, inputs, attrs, 1)[0]!;
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, domain?: string): string {
+    return this.ops(opType, inputs, attrs, 1, domain)[0]!;
   }
 
   toBytes(): Uint8Array {
     return onnx.ModelProto.encode({
       irVersion: 8,
       producerName: 'splitwise-edge-cloud',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       graph: { name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
     }).finish();
   }

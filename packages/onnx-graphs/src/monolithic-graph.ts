@@ -2,10 +2,12 @@
 // layouts: the reference the split engine is checked against. Built the way transformers' ONNX
 // export computes GPT-2 (split q|k|v, reshape to heads), independently of the split graphs'
 // head-major subsets, so agreement between the two means something.
-import { MONOLITHIC_IO, attentionScale, headDim, type Checkpoint, type Gpt2Checkpoint, type LlamaConfig } from '@splitwise/core';
+import { MONOLITHIC_IO, attentionScale, headDim, quantizedFeeds, readQuantizedFeed, type Checkpoint, type Gpt2Checkpoint, type LlamaConfig } from '@splitwise/core';
 import { GraphBuilder } from './graph-builder.ts';
 import { activation, causalAttention, dim, layerNorm } from './blocks.ts';
 import { buildLlamaMonolithicGraph } from './llama/monolithic-graph.ts';
+import { linear, quantizedInitializer } from './linear.ts';
+import { lmHeadLogits } from './split-graphs.ts';
 
 /** Protobuf cannot hold a message over 2 GiB; larger models run through the split graphs. */
 export const MONOLITHIC_MAX_BYTES = 2 ** 31 - 2 ** 24;
@@ -18,8 +20,14 @@ export function checkMonolithicSize(ckpt: Checkpoint): void {
   }
 }
 
-/** A checkpoint tensor as an initializer of `b`, under its own name and layout (the monolithic graphs' weights). */
+/**
+ * A checkpoint tensor as an initializer of `b`, under its own name and layout (the monolithic
+ * graphs' weights); a matrix the checkpoint holds quantized becomes MatMulNBits' initializers,
+ * which linear() applies.
+ */
 export const checkpointInitializers = (b: GraphBuilder, ckpt: Checkpoint) => (name: string): string => {
+  const q = ckpt.quantized?.matrices.get(name);
+  if (q) return quantizedInitializer(b, name, readQuantizedFeed(quantizedFeeds(name, q), name)!);
   const t = ckpt.tensors.get(name);
   if (!t) throw new Error(`checkpoint has no tensor "${name}"`);
   return b.initializer(name, t.shape, t.data);
@@ -30,6 +38,7 @@ export function buildMonolithicGraph(ckpt: Gpt2Checkpoint): Uint8Array {
   const c = ckpt.config, E = c.nEmbd, H = c.nHead, hd = headDim(c);
   checkMonolithicSize(ckpt);
   const b = new GraphBuilder('gpt2'), w = checkpointInitializers(b, ckpt);
+  b.int8Activations = ckpt.quantized?.activations === 'int8';
 
   const ids = b.input(MONOLITHIC_IO.inputIds, 'int64', ['T']);
   const past = Array.from({ length: c.nLayer }, (_, l) => ({
@@ -47,20 +56,20 @@ export function buildMonolithicGraph(ckpt: Gpt2Checkpoint): Uint8Array {
     const p = `h.${l}.`;
     // attention
     const h1 = layerNorm(b, x, w(`${p}ln_1.weight`), w(`${p}ln_1.bias`), c.layerNormEpsilon);
-    const qkv = b.op('Add', [b.op('MatMul', [h1, w(`${p}attn.c_attn.weight`)]), w(`${p}attn.c_attn.bias`)]);
+    const qkv = b.op('Add', [linear(b, h1, w(`${p}attn.c_attn.weight`)), w(`${p}attn.c_attn.bias`)]);
     const [q, k, v] = b.ops('Split', [qkv, b.ints([E, E, E])], { axis: 1 }, 3) as [string, string, string];
     const att = causalAttention(b, toHeads(q), toHeads(k), toHeads(v), past[l]!.k, past[l]!.v, b.float(attentionScale(c, l)));
     const merged = b.op('Reshape', [b.op('Transpose', [att.context], { perm: [1, 0, 2] }), b.ints([0, E])]);
-    x = b.op('Add', [x, b.op('Add', [b.op('MatMul', [merged, w(`${p}attn.c_proj.weight`)]), w(`${p}attn.c_proj.bias`)])]);
+    x = b.op('Add', [x, b.op('Add', [linear(b, merged, w(`${p}attn.c_proj.weight`)), w(`${p}attn.c_proj.bias`)])]);
     b.output(att.presentK, MONOLITHIC_IO.presentKey(l), 'float32', [H, 'total', hd]);
     b.output(att.presentV, MONOLITHIC_IO.presentValue(l), 'float32', [H, 'total', hd]);
     // MLP
     const h2 = layerNorm(b, x, w(`${p}ln_2.weight`), w(`${p}ln_2.bias`), c.layerNormEpsilon);
-    const a = activation(b, b.op('Add', [b.op('MatMul', [h2, w(`${p}mlp.c_fc.weight`)]), w(`${p}mlp.c_fc.bias`)]), c.activation);
-    x = b.op('Add', [x, b.op('Add', [b.op('MatMul', [a, w(`${p}mlp.c_proj.weight`)]), w(`${p}mlp.c_proj.bias`)])]);
+    const a = activation(b, b.op('Add', [linear(b, h2, w(`${p}mlp.c_fc.weight`)), w(`${p}mlp.c_fc.bias`)]), c.activation);
+    x = b.op('Add', [x, b.op('Add', [linear(b, a, w(`${p}mlp.c_proj.weight`)), w(`${p}mlp.c_proj.bias`)])]);
   }
   const hf = layerNorm(b, x, w('ln_f.weight'), w('ln_f.bias'), c.layerNormEpsilon);
-  const head = c.tieWordEmbeddings ? 'wte.weight' : w('lm_head.weight');
-  b.output(b.op('Gemm', [hf, head], { transB: 1 }), MONOLITHIC_IO.logits, 'float32', ['T', c.vocabSize]);
+  const logits = ckpt.quantized ? lmHeadLogits(b, ckpt, hf) : b.op('Gemm', [hf, c.tieWordEmbeddings ? 'wte.weight' : w('lm_head.weight')], { transB: 1 });
+  b.output(logits, MONOLITHIC_IO.logits, 'float32', ['T', c.vocabSize]);
   return b.toBytes();
 }

@@ -1,9 +1,10 @@
 // The weightless graphs of the split engine (see SPLIT_GRAPH_IO in @splitwise/core). They depend
 // only on the config: weights arrive as inputs, so one graph serves every layer and every subset
 // of heads or FFN chunks, and changing the plan never regenerates a graph.
-import { buildModelGraph, familyOf, headDim, lmHead, requireFamily, tensor, type Checkpoint, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs, type TensorLike } from '@splitwise/core';
+import { buildModelGraph, familyOf, headDim, lmHead, QUANTIZED_LM_HEAD, quantizedFeeds, readQuantizedFeed, requireFamily, tensor, type Checkpoint, type GPT2Config, type Gpt2Checkpoint, type SplitGraphs, type SubsetKind, type TensorLike } from '@splitwise/core';
 import { GraphBuilder, type Dim } from './graph-builder.ts';
 import { activation, causalAttention, layerNorm } from './blocks.ts';
+import { linear, quantizedInitializer } from './linear.ts';
 
 /** Where a graph's weights come from: graph inputs (weightless graphs) or initializers. */
 export type Weight = (name: string, dims: Dim[]) => string;
@@ -13,7 +14,7 @@ const asInputs = (b: GraphBuilder): Weight => (name, dims) => b.input(name, 'flo
 function qkvHeads(b: GraphBuilder, c: GPT2Config, x: string, g: string, beta: string, wQkv: string, bQkv: string) {
   const hd = headDim(c);
   const h = layerNorm(b, x, g, beta, c.layerNormEpsilon);
-  const qkv = b.op('Add', [b.op('MatMul', [h, wQkv]), bQkv]); // [T, 3m], columns q|k|v, each head-major
+  const qkv = b.op('Add', [linear(b, h, wQkv), bQkv]); // [T, 3m], columns q|k|v, each head-major
   // [T, 3, heads, hd] -> [3, heads, T, hd]
   const split = b.op('Transpose', [b.op('Reshape', [qkv, b.ints([0, 3, -1, hd])])], { perm: [1, 2, 0, 3] });
   const pick = (i: number): string => b.op('Gather', [split, b.int(i)], { axis: 0 });
@@ -33,7 +34,7 @@ function attention(b: GraphBuilder, c: GPT2Config, x: string, w: Weight) {
   const { q, k, v } = qkvHeads(b, c, x, g, beta, wQkv, bQkv);
   const att = causalAttention(b, q, k, v, pastK, pastV, scale);
   const merged = b.op('Reshape', [b.op('Transpose', [att.context], { perm: [1, 0, 2] }), b.ints([0, -1])]); // [T, m]
-  return { y: b.op('MatMul', [merged, wO]), presentK: att.presentK, presentV: att.presentV };
+  return { y: linear(b, merged, wO), presentK: att.presentK, presentV: att.presentV };
 }
 
 /** FFN over the fed hidden units through their rows of c_proj: [T, E], no bias. */
@@ -43,8 +44,8 @@ function mlp(b: GraphBuilder, c: GPT2Config, x: string, w: Weight): string {
   const bFc = w('b_fc', ['hidden']);
   const wProj = w('w_proj', ['hidden', c.nEmbd]);
   const h = layerNorm(b, x, g, beta, c.layerNormEpsilon);
-  const a = activation(b, b.op('Add', [b.op('MatMul', [h, wFc]), bFc]), c.activation);
-  return b.op('MatMul', [a, wProj]);
+  const a = activation(b, b.op('Add', [linear(b, h, wFc), bFc]), c.activation);
+  return linear(b, a, wProj);
 }
 
 /**
@@ -78,8 +79,25 @@ function ffnGraph(b: GraphBuilder, c: GPT2Config, w: Weight): void {
   b.output(mlp(b, c, x, w), 'y', 'float32', ['T', c.nEmbd]);
 }
 
-/** Weights from feeds (a WeightBinding's, for one subset) as initializers under the same names. */
+/** The `kv` graph: x [P, E] in; the fed heads' k, v [heads, P, hd] out (rebuilds a KV cache from a checkpoint). */
+function kvGraph(b: GraphBuilder, c: GPT2Config, w: Weight): void {
+  const E = c.nEmbd, hd = headDim(c);
+  const x = b.input('x', 'float32', ['P', E]);
+  const g = w('ln_g', [E]), beta = w('ln_b', [E]);
+  const wQkv = w('w_qkv', [E, 'qkv_width']), bias = w('b_qkv', ['qkv_width']);
+  const { k, v } = qkvHeads(b, c, x, g, beta, wQkv, bias);
+  b.output(k, 'k', 'float32', ['heads', 'P', hd]);
+  b.output(v, 'v', 'float32', ['heads', 'P', hd]);
+}
+
+/**
+ * Weights from feeds (a WeightBinding's, for one subset) as initializers under the same names; a
+ * quantized weight (its feeds: quant/matrix.ts's quantizedFeeds) becomes MatMulNBits' initializers,
+ * which linear() then applies.
+ */
 export const fromFeeds = (b: GraphBuilder, feeds: Readonly<Record<string, TensorLike>>): Weight => (name) => {
+  const q = readQuantizedFeed(feeds, name);
+  if (q) return quantizedInitializer(b, name, q);
   const t = feeds[name];
   if (!t || t.dtype !== 'float32') throw new Error(`graph "${b.name}": no float32 weight "${name}" among the subset's feeds`);
   return b.initializer(name, [...t.dims], t.data);
@@ -91,15 +109,14 @@ export const fromFeeds = (b: GraphBuilder, feeds: Readonly<Record<string, Tensor
  * ln_g, ln_b, w_fc, b_fc, w_proj). Only the activations stay inputs, and onnxruntime-web need not
  * copy the weights into WASM memory on every call. Built once per (layer, subset), on first use.
  */
-export function buildSubsetGraph(c: GPT2Config, kind: 'attn' | 'ffn', weights: Readonly<Record<string, TensorLike>>, label: string): Uint8Array {
+export function buildSubsetGraph(c: GPT2Config, kind: SubsetKind, weights: Readonly<Record<string, TensorLike>>, label: string, int8Activations = false): Uint8Array {
   const b = new GraphBuilder(label);
-  (kind === 'attn' ? attnGraph : ffnGraph)(b, requireFamily(c, 'gpt2', 'the GPT-2 subset graph'), fromFeeds(b, weights));
+  b.int8Activations = int8Activations;
+  ({ attn: attnGraph, ffn: ffnGraph, kv: kvGraph })[kind](b, requireFamily(c, 'gpt2', 'the GPT-2 subset graph'), fromFeeds(b, weights));
   return b.toBytes();
 }
 
 export function buildSplitGraphs(c: GPT2Config): SplitGraphs {
-  const E = c.nEmbd, hd = headDim(c);
-
   const attn = new GraphBuilder('attn');
   attnGraph(attn, c, asInputs(attn));
 
@@ -110,14 +127,7 @@ export function buildSplitGraphs(c: GPT2Config): SplitGraphs {
   wholeLayer(block, c, asInputs(block));
 
   const kv = new GraphBuilder('kv');
-  {
-    const x = kv.input('x', 'float32', ['P', E]);
-    const g = kv.input('ln_g', 'float32', [E]), beta = kv.input('ln_b', 'float32', [E]);
-    const w = kv.input('w_qkv', 'float32', [E, 'qkv_width']), bias = kv.input('b_qkv', 'float32', ['qkv_width']);
-    const { k, v } = qkvHeads(kv, c, x, g, beta, w, bias);
-    kv.output(k, 'k', 'float32', ['heads', 'P', hd]);
-    kv.output(v, 'v', 'float32', ['heads', 'P', hd]);
-  }
+  kvGraph(kv, c, asInputs(kv));
 
   return { attn: attn.toBytes(), ffn: ffn.toBytes(), block: block.toBytes(), kv: kv.toBytes() };
 }
@@ -130,6 +140,7 @@ export function buildSplitGraphs(c: GPT2Config): SplitGraphs {
  */
 export function buildLayerGraph(ckpt: Gpt2Checkpoint, l: number): Uint8Array {
   const b = new GraphBuilder(`layer.${l}`), c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 layer graph');
+  b.int8Activations = ckpt.quantized?.activations === 'int8';
   wholeLayer(b, c, fromFeeds(b, familyOf(c).bind(ckpt as Checkpoint<GPT2Config>, buildModelGraph(c)).block(l)));
   return b.toBytes();
 }
@@ -137,10 +148,21 @@ export function buildLayerGraph(ckpt: Gpt2Checkpoint, l: number): Uint8Array {
 /** Final LayerNorm + LM head with the head as an initializer: logits [1, vocab] of one row. */
 export function buildLmHeadGraph(ckpt: Gpt2Checkpoint): Uint8Array {
   const c = requireFamily(ckpt.config, 'gpt2', 'the GPT-2 LM head graph'), E = c.nEmbd, b = new GraphBuilder('lm_head');
+  b.int8Activations = ckpt.quantized?.activations === 'int8';
   const x = b.input('x', 'float32', [1, E]);
   const ln = (n: string): string => b.initializer(n, [E], tensor(ckpt, n));
   const h = layerNorm(b, x, ln('ln_f.weight'), ln('ln_f.bias'), c.layerNormEpsilon);
-  const w = b.initializer('lm_head', [c.vocabSize, E], lmHead(ckpt));
-  b.output(b.op('Gemm', [h, w], { transB: 1 }), 'logits', 'float32', [1, c.vocabSize]);
+  b.output(lmHeadLogits(b, ckpt, h), 'logits', 'float32', [1, c.vocabSize]);
   return b.toBytes();
+}
+
+/**
+ * h [T, E] -> logits [T, vocab] with the LM head as an initializer: Gemm(transB) over the fp32
+ * head [vocab, E], or the quantized head when the checkpoint holds one (QUANTIZED_LM_HEAD).
+ */
+export function lmHeadLogits(b: GraphBuilder, ckpt: Checkpoint, h: string): string {
+  const q = ckpt.quantized?.matrices.get(QUANTIZED_LM_HEAD);
+  if (q) return linear(b, h, quantizedInitializer(b, QUANTIZED_LM_HEAD, readQuantizedFeed(quantizedFeeds(QUANTIZED_LM_HEAD, q), QUANTIZED_LM_HEAD)!));
+  const w = b.initializer('lm_head', [ckpt.config.vocabSize, ckpt.config.nEmbd], lmHead(ckpt));
+  return b.op('Gemm', [h, w], { transB: 1 });
 }

@@ -14,11 +14,14 @@
 //   - edge energy: active power while the edge computes, idle power while it waits, and the radio
 //     (Huang et al.'s P = au*up + ad*down + beta while a request uses the cloud, plus the LTE tail);
 //   - accuracy loss: per quantised tensor that feeds the logits, from a measured table.
+// The API cloud-only plan (PlanCounts.apiCloudOnly) is priced as the engine runs it: per pass one
+// call, the token ids up (4 bytes each), the cloud's embeddings, every layer and the LM head, and
+// the logits the sampler reads down (LinkCostOptions.apiLogits); no edge compute, no accuracy loss.
 //
 // Everything linear in the past context P is kept as (A + B*P), so a request of g tokens is summed in
 // closed form except for the overlapped calls, which take a max per token.
 import type { ModelGraph, PartitionPlan, WirePrecision } from '@splitwise/core';
-import { familyOf, headDim } from '@splitwise/core';
+import { familyOf, headDim, TOKEN_ID_BYTES } from '@splitwise/core';
 import { kernelMs, shapeFor, type DeviceProfile, type KernelKind, type RadioModel } from './profile.ts';
 
 export interface NetworkState {
@@ -58,6 +61,11 @@ export interface PlanCounts {
   nInner: number;
   cloudHeads: Int32Array;
   cloudWidth: Int32Array;
+  /**
+   * API cloud-only (every layer on the cloud, with the embeddings and the LM head): the edge
+   * sends token ids and gets logits back. Absent: a partition plan.
+   */
+  apiCloudOnly?: true;
 }
 
 export function planCounts(graph: ModelGraph, plan: PartitionPlan): PlanCounts {
@@ -67,7 +75,20 @@ export function planCounts(graph: ModelGraph, plan: PartitionPlan): PlanCounts {
     cloudHeads[i] = l.cloudHeads.length;
     cloudWidth[i] = l.cloudFfnChunks.reduce((a, k) => a + graph.layers[i]!.ffnChunks[k]!.width, 0);
   });
-  return { nLayer: L, nHead: graph.attnUnits, nInner: graph.config.nInner, cloudHeads, cloudWidth };
+  return { nLayer: L, nHead: graph.attnUnits, nInner: graph.config.nInner, cloudHeads, cloudWidth, ...(plan.apiCloudOnly ? { apiCloudOnly: true as const } : {}) };
+}
+
+/** The API cloud-only plan as counts: every head and hidden unit on the cloud, and the ids with them. */
+export function apiCloudOnlyCounts(graph: ModelGraph): PlanCounts {
+  const L = graph.config.nLayer;
+  return {
+    nLayer: L,
+    nHead: graph.attnUnits,
+    nInner: graph.config.nInner,
+    cloudHeads: new Int32Array(L).fill(graph.attnUnits),
+    cloudWidth: new Int32Array(L).fill(graph.config.nInner),
+    apiCloudOnly: true,
+  };
 }
 
 const F32 = 4;
@@ -96,6 +117,9 @@ export interface CallModel {
   overlap?: Lin;
   /** Bytes of weights in the cloud's share of the call's mixed blocks (gathered into new arrays after a reset). */
   gatherBytes: number;
+  /** Bytes beyond the rows, whatever the wire precision (API cloud-only: token ids up, logits down). */
+  bytesUp?: number;
+  bytesDown?: number;
 }
 
 /**
@@ -132,6 +156,12 @@ export interface LinkCostOptions {
    * max(edge share, network + cloud share + overhead). Network time can still hide the edge share.
    */
   sharedCores?: boolean;
+  /**
+   * Logits an API cloud-only cloud sends back per pass: the K largest with their ids (8 bytes
+   * each), which is what a greedy (K = 1) or top-k sampler reads, or 0 for the whole row at fp32
+   * (4 bytes a vocabulary entry). Absent: 1, greedy decoding.
+   */
+  apiLogits?: number;
 }
 
 /** Options of one pass: the model's LinkCostOptions, and whether it is the first pass of a sequence. */
@@ -249,6 +279,25 @@ export function passModel(counts: PlanCounts, edge: KernelCosts, cloud: KernelCo
   return { n, edge: e, calls, residualCrossings: resQ, partialCrossings: partQ };
 }
 
+/**
+ * A forward pass of n token ids under API cloud-only: one call carrying the ids up (4 bytes each)
+ * and `logitsBytes` down, in which the cloud runs every layer and the LM head (the embedding is a
+ * gather, as the other plans leave it unpriced on the edge). The edge computes nothing; nothing is
+ * quantised.
+ */
+export function apiPassModel(cloud: KernelCosts, n: number, logitsBytes: number): PassModel {
+  const c = lin();
+  for (let l = 0; l < cloud.graph.config.nLayer; l++) addLin(c, cloud.of('layer', n));
+  addLin(c, cloud.of('lmHead', 1));
+  const call: CallModel = { rowsUp: 0, rowsDown: 0, cloud: c, gatherBytes: 0, bytesUp: TOKEN_ID_BYTES * n, bytesDown: logitsBytes };
+  return { n, edge: lin(), calls: [call], residualCrossings: 0, partialCrossings: 0 };
+}
+
+/** Bytes of logits an API cloud-only pass brings back (see LinkCostOptions.apiLogits). */
+export function apiLogitsBytes(graph: ModelGraph, apiLogits = 1): number {
+  return apiLogits > 0 ? Math.min(apiLogits, graph.config.vocabSize) * (F32 + TOKEN_ID_BYTES) : graph.config.vocabSize * F32;
+}
+
 export interface CompiledPlan {
   counts: PlanCounts;
   precision: WirePrecision;
@@ -279,7 +328,9 @@ export class CostModel {
 
   compile(plan: PartitionPlan | PlanCounts, precision: WirePrecision): CompiledPlan {
     const counts = 'layers' in plan ? planCounts(this.graph, plan) : plan;
-    const decode = passModel(counts, this.edgeK, this.cloudK, 1);
+    const logitsBytes = apiLogitsBytes(this.graph, this.link.apiLogits);
+    const pass = (n: number): PassModel => (counts.apiCloudOnly ? apiPassModel(this.cloudK, n, logitsBytes) : passModel(counts, this.edgeK, this.cloudK, n));
+    const decode = pass(1);
     const prefills = new Map<number, PassModel>();
     return {
       counts,
@@ -288,7 +339,7 @@ export class CostModel {
       decode,
       prefill: (n) => {
         let p = prefills.get(n);
-        if (!p) prefills.set(n, (p = passModel(counts, this.edgeK, this.cloudK, n)));
+        if (!p) prefills.set(n, (p = pass(n)));
         return p;
       },
       syncsPerPass: decode.calls.length,
@@ -318,6 +369,7 @@ export const ffnBytes = (graph: ModelGraph, width: number): number => familyOf(g
 export const layerFixedBytes = (graph: ModelGraph): number => familyOf(graph.config).layerSharedBytes(graph.config);
 
 export function edgeMemoryBytes(graph: ModelGraph, counts: PlanCounts, ctx: number): number {
+  if (counts.apiCloudOnly) return ctx * TOKEN_ID_BYTES; // the token ids it keeps, nothing of the model
   let m = edgeFixedBytes(graph, ctx) + counts.nLayer * layerFixedBytes(graph);
   const hb = headBytes(graph, ctx);
   for (let l = 0; l < counts.nLayer; l++) {
@@ -361,7 +413,7 @@ export function passTime(p: PassModel, rowBytes: number, P: number, net: Network
   const upMsPerByte = 8e-3 / net.upMbps, downMsPerByte = 8e-3 / net.downMbps;
   const oh = o.overhead;
   for (const c of p.calls) {
-    const u = c.rowsUp * p.n * rowBytes, d = c.rowsDown * p.n * rowBytes;
+    const u = c.rowsUp * p.n * rowBytes + (c.bytesUp ?? 0), d = c.rowsDown * p.n * rowBytes + (c.bytesDown ?? 0);
     let cloudMs = at(c.cloud, P);
     if (o.cloudFactor !== undefined) cloudMs *= o.cloudFactor;
     if (oh) {
@@ -386,6 +438,7 @@ export function passOverheadMs(p: PassModel, rowBytes: number, o: LinkOverhead, 
   let ms = 0;
   for (const c of p.calls) {
     ms += o.msPerCall + o.msPerByte * (c.rowsUp + c.rowsDown) * p.n * rowBytes;
+    if (c.bytesUp || c.bytesDown) ms += o.msPerByte * ((c.bytesUp ?? 0) + (c.bytesDown ?? 0));
     if (sequenceStart) ms += o.gatherMsPerByte * c.gatherBytes;
   }
   return ms;

@@ -3,7 +3,7 @@
 // and each call really waits RTT/2 + bytes up / bandwidth before the cloud runs it, and RTT/2 +
 // bytes down / bandwidth after. Used to measure the accuracy cost of each precision and to check
 // the cost model against end-to-end timings of the real engine. Platform-neutral (setTimeout).
-import { LinkError, type CloudHandler, type CloudLink, type CloudReply, type CloudRequest, type LinkStats, type WirePrecision } from '@splitwise/core';
+import { LinkError, replyPayloadBytes, requestPayloadBytes, type CloudHandler, type CloudLink, type CloudReply, type CloudRequest, type LinkStats, type WirePrecision } from '@splitwise/core';
 import { decodeRows, encodeRows, wireBytes } from '@splitwise/protocol';
 
 export interface EmulatedLinkOptions {
@@ -50,6 +50,8 @@ export class EmulatedLink implements CloudLink {
       const w = this.wire(req.x);
       up += w.bytes;
       sent = { ...req, x: w.x };
+    } else if (req.type === 'tokens' || (req.type === 'reset' && req.ids)) {
+      up += requestPayloadBytes(req); // API cloud-only: int32 token ids, no rows
     } else if (req.rebuild) {
       const rebuild = req.rebuild.map((r) => {
         const w = this.wire(r.x);
@@ -63,6 +65,13 @@ export class EmulatedLink implements CloudLink {
     const reply = await this.cloud.handle(sent);
     if (reply.type === 'ok') {
       if (this.o.sleep) await sleep(this.o.rttMs / 2);
+      return reply;
+    }
+    if (reply.type === 'logits') {
+      // logits cross at fp32 whatever the precision (protocol: the sampler's input stays exact)
+      const down = replyPayloadBytes(reply);
+      this.stats.bytesDown += down;
+      if (this.o.sleep) await sleep(this.o.rttMs / 2 + (down * 8) / (this.o.downMbps * 1e3));
       return reply;
     }
     let down = 0;

@@ -23,3 +23,4 @@ export * from './dynamics.ts';
 export * from './cut-policy.ts';
 export * from './svg-plot.ts';
 export { Rng } from './rng.ts';
+export * from './price-policy.ts';

@@ -196,7 +196,7 @@ describe('exact optimum', () => {
       // two thirds binding (between cloud-only and edge-only), a third with room to spare
       const memory = i % 3 === 2 ? hi * 1.5 : lo + rng.uniform(0, 1) * (hi - lo);
       const st: DecisionState = { net, netHistory: [], Q: s.Q, lambdaPerS: s.lambdaPerS, Ze: s.Ze, Za: s.Za, request: req, memoryFreeBytes: memory, battery: s.battery, radio: energy.radio === LTE_RADIO ? 'lte' : 'wifi' };
-      const d = adaptive.decide(st, { model: m, energy, objective: o });
+      const d = adaptive.decide(st, { model: m, energy, objective: o, allowApi: false }); // the DP covers layer splits only
       const aJ = evaluateObjective(m, m.compile(d.plan, d.precision), req, net, energy, o, s).J;
       const opt = exactOptimum(m, req, net, energy, o, s, memory);
       expect(opt.J).toBeLessThanOrEqual(aJ * (1 + 1e-9) + 1e-12);
@@ -223,7 +223,7 @@ describe('exact optimum', () => {
       const lo = edgeMemoryBytes(g, cloudOnlyCounts(g), ctx), hi = edgeMemoryBytes(g, edgeOnlyCounts(g), ctx);
       const memory = lo + rng.uniform(0, 1) * (hi - lo);
       const st: DecisionState = { net, netHistory: [], Q: s.Q, lambdaPerS: s.lambdaPerS, Ze: s.Ze, Za: s.Za, request: req, memoryFreeBytes: memory, battery: s.battery, radio: 'wifi' };
-      const d = adaptive.decide(st, { model: m, energy, objective: o });
+      const d = adaptive.decide(st, { model: m, energy, objective: o, allowApi: false }); // the DP covers layer splits only
       const aJ = evaluateObjective(m, m.compile(d.plan, d.precision), req, net, energy, o, s).J;
       const opt = exactOptimum(m, req, net, energy, o, s, memory);
       expect(edgeMemoryBytes(g, opt.counts, ctx)).toBeLessThanOrEqual(memory);

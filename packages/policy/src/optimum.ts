@@ -76,6 +76,7 @@ export function countsToPlan(graph: ModelGraph, counts: PlanCounts): PartitionPl
   return {
     nHead: graph.attnUnits,
     ffnChunks: graph.ffnChunks,
+    ...(counts.apiCloudOnly ? { apiCloudOnly: true as const } : {}),
     layers: Array.from({ length: counts.nLayer }, (_, l) => {
       const w = counts.cloudWidth[l]!;
       const o = opts.find((x) => x.width === w);

@@ -3,6 +3,8 @@
 //                         the rest on the cloud at the wire precision with the least J)
 //   cloud-only            all on the cloud (the edge keeps embeddings and LM head and ships the
 //                         partition checkpoint), at the wire precision with the least J per decision
+//   API cloud-only        as any LLM API: token ids up, the cloud runs the embeddings, every layer
+//                         and the LM head, the logits the sampler reads come down (greedy: one)
 //   static layer split    one cut k (first k layers on the edge) AND one wire precision, chosen once
 //                         per scenario family by simulating every (k, precision) on that family's
 //                         training episodes and keeping the least mean end-to-end latency, or the
@@ -19,7 +21,7 @@
 import type { WirePrecision } from '@splitwise/core';
 import { WIRE_PRECISIONS } from '@splitwise/core';
 import { decodeAction, type PolicyAction, type PolicyOutputs } from './action.ts';
-import { edgeMemoryBytes, requestCost, type CostModel, type EnergyModel, type NetworkState, type PlanCounts, type RequestShape } from './cost-model.ts';
+import { apiCloudOnlyCounts, edgeMemoryBytes, requestCost, type CostModel, type EnergyModel, type NetworkState, type PlanCounts, type RequestShape } from './cost-model.ts';
 import type { DecisionState } from './features.ts';
 import { evaluateObjective, objectiveCoefficients, type ObjectiveConfig, type QueueState } from './objective.ts';
 import { allWeightsResident, contendedModel, expectedSlowdown, modelFor, switchCost, type ContentionOptions, type SwitchingCostOptions } from './dynamics.ts';
@@ -29,6 +31,19 @@ export interface PlanContext {
   model: CostModel;
   energy: EnergyModel;
   objective: ObjectiveConfig;
+  /**
+   * May the DPP planners choose API cloud-only (token ids leave the device; the cloud runs the whole
+   * model)? It is one more plan the engine runs, so by default they may; a user who keeps token ids
+   * on the device says no (the page's ?ids=keep).
+   */
+  allowApi?: boolean;
+}
+
+/** The API cloud-only plan and its J at this decision, when the context allows it (else undefined). */
+export function apiCandidate(s: DecisionState, ctx: PlanContext): { plan: PlanCounts; precision: WirePrecision; J: number } | undefined {
+  if (ctx.allowApi === false) return undefined;
+  const model = modelFor(ctx.model, s), plan = apiCloudOnlyCounts(model.graph);
+  return { plan, precision: 'fp32', J: evaluateObjective(model, model.compile(plan, 'fp32'), s.request, s.net, ctx.energy, ctx.objective, queueStateOf(s)).J };
 }
 
 export interface Decision {
@@ -95,6 +110,18 @@ export class CloudOnlyPlanner implements Planner {
   }
 }
 
+/**
+ * API cloud-only, as any LLM API serves: every decision sends the token ids and lets the cloud run
+ * the whole model (core's apiCloudOnlyPlan; the cost model prices ids up, the logits down, and no
+ * edge compute). Its wire precision is moot (nothing quantised crosses): fp32.
+ */
+export class ApiCloudOnlyPlanner implements Planner {
+  readonly name = 'API cloud-only';
+  decide(_s: DecisionState, { model }: PlanContext): Decision {
+    return { plan: apiCloudOnlyCounts(model.graph), precision: 'fp32' };
+  }
+}
+
 /** What StaticLayerSplitPlanner.fit measured for one candidate on the training episodes. */
 export interface StaticCandidate {
   k: number;
@@ -117,7 +144,7 @@ export class StaticLayerSplitPlanner implements Planner {
     readonly precision: WirePrecision = 'fp32',
     readonly criterion?: StaticCriterion,
   ) {
-    this.name = `static split (k=${k}, ${precision}${criterion ? `, by ${criterion}` : ''})`;
+    this.name = k === -1 ? `static split (API cloud-only${criterion ? `, by ${criterion}` : ''})` : `static split (k=${k}, ${precision}${criterion ? `, by ${criterion}` : ''})`;
   }
 
   /**
@@ -131,10 +158,11 @@ export class StaticLayerSplitPlanner implements Planner {
     cuts?: readonly number[],
   ): Promise<StaticCandidate[]> {
     const L = model.graph.config.nLayer;
-    const ks = [...new Set([0, L, ...(cuts ?? Array.from({ length: L + 1 }, (_, k) => k))])].sort((a, b) => a - b);
+    // k = -1: the cut before the embeddings, API cloud-only (token ids up)
+    const ks = [...new Set([-1, 0, L, ...(cuts ?? Array.from({ length: L + 1 }, (_, k) => k))])].sort((a, b) => a - b);
     const out: StaticCandidate[] = [];
     for (const k of ks) {
-      for (const p of k === L ? (['fp32'] as const) : WIRE_PRECISIONS) {
+      for (const p of k === L || k === -1 ? (['fp32'] as const) : WIRE_PRECISIONS) {
         const r = await simulate(new StaticLayerSplitPlanner(k, p));
         out.push({ k, precision: p, meanLatencyS: r.meanLatencyS, meanServiceS: r.meanServiceS, meanReward: r.meanReward });
       }
@@ -171,6 +199,7 @@ export class StaticLayerSplitPlanner implements Planner {
   }
 
   decide(s: DecisionState, { model }: PlanContext): Decision {
+    if (this.k === -1) return { plan: apiCloudOnlyCounts(model.graph), precision: 'fp32' };
     // fewer leading layers when the episode's free memory is short (the cut is all that adapts)
     return { plan: layerSplitCounts(model, fittingCut(model, this.k, s)), precision: this.precision };
   }
@@ -196,15 +225,40 @@ export class AdaptiveLayerSplitPlanner implements Planner {
         if (J < bestJ) [best, bestJ] = [{ plan, precision: p }, J];
       }
     }
+    // the cut before the embeddings: token ids up, the whole model on the cloud
+    const api = apiCandidate(s, ctx);
+    if (api && api.J < bestJ) best = { plan: api.plan, precision: api.precision };
     return best!;
   }
 }
 
-/** Lyapunov drift-plus-penalty over the full head/chunk space: the exact per-decision optimum of J. */
+const optimumMemo = new WeakMap<CostModel, Map<string, ReturnType<typeof exactOptimum>>>();
+/**
+ * The exact optimum of J at this decision (optimum.ts). The DP is a pure function of what it is
+ * given, so results are remembered per cost model (a bounded memo): planners that walk the same
+ * states (an evaluation runs several on the same seeds) solve each state once.
+ */
+export function optimumAt(s: DecisionState, ctx: PlanContext): { counts: PlanCounts; precision: WirePrecision; J: number } {
+  let memo = optimumMemo.get(ctx.model);
+  if (!memo) optimumMemo.set(ctx.model, (memo = new Map()));
+  const q = queueStateOf(s);
+  const key = JSON.stringify([s.request, s.net, ctx.energy, ctx.objective, q, s.memoryFreeBytes, s.cloud?.slowdown ?? 1]);
+  let r = memo.get(key);
+  if (!r) {
+    r = exactOptimum(modelFor(ctx.model, s), s.request, s.net, ctx.energy, ctx.objective, q, s.memoryFreeBytes);
+    if (memo.size >= 20_000) memo.clear();
+    memo.set(key, r);
+  }
+  // the DP covers every split of the layers; API cloud-only (ids up, the whole model on the cloud) is the one plan outside it
+  const api = apiCandidate(s, ctx);
+  return api && api.J < r.J ? { counts: api.plan, precision: api.precision, J: api.J } : r;
+}
+
+/** Lyapunov drift-plus-penalty over the full head/chunk space (and API cloud-only): the exact per-decision optimum of J. */
 export class OptimumPlanner implements Planner {
   readonly name = 'exact optimum (DP)';
-  decide(s: DecisionState, { model, energy, objective }: PlanContext): Decision {
-    const r = exactOptimum(modelFor(model, s), s.request, s.net, energy, objective, queueStateOf(s), s.memoryFreeBytes);
+  decide(s: DecisionState, ctx: PlanContext): Decision {
+    const r = optimumAt(s, ctx);
     return { plan: r.counts, precision: r.precision };
   }
 }
@@ -257,21 +311,26 @@ export class SwitchAwarePlanner implements Planner {
     const q = queueStateOf(s), { cL, cE } = objectiveCoefficients(objective, q, s.request.gen);
     const resident = allWeightsResident(ctx.model, s.memoryFreeBytes, s.request.prompt + s.request.gen);
     let best: Decision | undefined, bestScore = Infinity;
+    const swJOf = (p: WirePrecision, plan: PlanCounts): number => {
+      const sw = switchCost(ctx.model, s.current?.counts, { counts: plan, precision: p }, this.switching, net, energy, s.kvRows ?? 0, resident, s.cloud?.slowdown ?? 1);
+      return (cL * sw.ms) / 1000 + cE * sw.energyJ;
+    };
     for (let k = 0; k <= model.graph.config.nLayer; k++) {
       const plan = layerSplitCounts(model, k);
       if (k > 0 && !fits(model, plan, s)) continue;
       // the switch's price depends on the precision only through the KV rows sent up mid-answer
-      const swJOf = (p: WirePrecision): number => {
-        const sw = switchCost(ctx.model, s.current?.counts, { counts: plan, precision: p }, this.switching, net, energy, s.kvRows ?? 0, resident, s.cloud?.slowdown ?? 1);
-        return (cL * sw.ms) / 1000 + cE * sw.energyJ;
-      };
-      const sw0 = (s.kvRows ?? 0) > 0 ? undefined : swJOf('fp32');
+      const sw0 = (s.kvRows ?? 0) > 0 ? undefined : swJOf('fp32', plan);
       for (const p of k === model.graph.config.nLayer ? (['fp32'] as const) : WIRE_PRECISIONS) {
-        const swJ = sw0 ?? swJOf(p);
+        const swJ = sw0 ?? swJOf(p, plan);
         const J = evaluateObjective(model, model.compile(plan, p), s.request, net, energy, objective, q).J;
         const score = J + swJ / this.horizon;
         if (score < bestScore) [best, bestScore] = [{ plan, precision: p }, score];
       }
+    }
+    if (ctx.allowApi !== false) {
+      const plan = apiCloudOnlyCounts(model.graph);
+      const score = evaluateObjective(model, model.compile(plan, 'fp32'), s.request, net, energy, objective, q).J + swJOf('fp32', plan) / this.horizon;
+      if (score < bestScore) best = { plan, precision: 'fp32' };
     }
     return best!;
   }

@@ -1,14 +1,20 @@
-// The messages of protocol version 2 and their schemas. Every message crossing the boundary is
+// The messages of protocol version 3 and their schemas. Every message crossing the boundary is
 // parsed here first: a malformed one becomes a ProtocolError('malformed'), never an exception deep
 // in the executor. Tensors are WireTensors whose bytes socket.io sends as binary attachments.
 import { z } from 'zod';
 // Plans are passed through as received: the CloudExecutor validates them against its own model.
-import { FAMILIES, WIRE_PRECISIONS, type CloudReply, type CloudRequest, type ModelGraph, type PartitionPlan, type WirePrecision } from '@splitwise/core';
+import { FAMILIES, QUANT_ACTIVATIONS, WEIGHT_PRECISIONS, WIRE_PRECISIONS, type CloudReply, type CloudRequest, type ModelGraph, type PartitionPlan, type WirePrecision } from '@splitwise/core';
 import { ProtocolError, type WireError } from './errors.ts';
 import { decodeRows, encodeRows, type WireTensor } from './wire-codec.ts';
 
 // 2: hello names the model family and its KV heads (LLaMA), plans may place KV groups.
-export const PROTOCOL_VERSION = 2;
+// 3: API cloud-only: `tokens` requests (token ids up, logits down), a reset that replays ids.
+export const PROTOCOL_VERSION = 3;
+/**
+ * Versions a server accepts at hello. Version 3 only adds messages, so a version-2 edge (a page
+ * cached from before an upgrade) still speaks a subset the server understands.
+ */
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [2, 3];
 
 // Node's socket.io hands binary over as Buffer (a Uint8Array); browsers as ArrayBuffer.
 const Binary = z
@@ -24,6 +30,30 @@ export const WireTensorSchema = z.strictObject({
   scales: Binary.optional(),
 });
 
+/**
+ * Token ids as a binary attachment of little-endian int32 (4 bytes a token). The dtype is named so
+ * that a client sending another one hears which it must use.
+ */
+export const WireTokenIdsSchema = z.strictObject({ dtype: z.string().max(16), data: Binary });
+export interface WireTokenIds {
+  dtype: 'int32';
+  data: Uint8Array;
+}
+
+export function encodeTokenIds(ids: readonly number[]): WireTokenIds {
+  const a = Int32Array.from(ids);
+  return { dtype: 'int32', data: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) };
+}
+
+/** Decode token ids (range against the vocabulary is the executor's check). */
+export function decodeTokenIds(t: { dtype: string; data: Uint8Array }, expectCount?: number): number[] {
+  if (t.dtype !== 'int32') throw new ProtocolError('bad_tensor', `token ids must be int32, got ${JSON.stringify(t.dtype.slice(0, 16))}`);
+  if (t.data.byteLength % 4 !== 0) throw new ProtocolError('bad_tensor', `int32 token ids need a multiple of 4 bytes, got ${t.data.byteLength}`);
+  const ids = Array.from(new Int32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength) as ArrayBuffer));
+  if (expectCount !== undefined && ids.length !== expectCount) throw new ProtocolError('bad_tensor', `expected ${expectCount} token ids, got ${ids.length}`);
+  return ids;
+}
+
 const Rows = z.strictObject({ layer: Int, x: WireTensorSchema });
 /** Row counts of the edge's forward passes, for a KV rebuild (the executor checks they sum to length). */
 const Groups = z.array(z.number().int().positive()).max(1 << 16);
@@ -35,6 +65,14 @@ export const HelloSchema = z.strictObject({
   token: z.string().max(512).optional(),
   /** Which of the server's models (GET /api/models); absent: its default. */
   modelId: z.string().max(64).optional(),
+  /**
+   * The weight precision the cloud's share of this session runs at (each side picks its own; the
+   * server quantizes its checkpoint on the first session that asks). Absent: the model's own
+   * (fp32, or what a quantized model folder holds).
+   */
+  weights: z.enum(WEIGHT_PRECISIONS).optional(),
+  /** What the cloud's quantized products compute in (QuantActivations). Absent: fp32. */
+  activations: z.enum(QUANT_ACTIVATIONS).optional(),
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
@@ -56,7 +94,16 @@ export interface ServerLimits {
 export type HelloReply = { ok: true; session: string; limits: ServerLimits; worker: string } | { ok: false; error: WireError };
 
 export const WireRequestSchema = z.discriminatedUnion('type', [
-  z.strictObject({ session: z.string().max(64), type: z.literal('reset'), plan: z.unknown(), length: Int.optional(), rebuild: z.array(Rows).max(4096).optional(), groups: Groups.optional() }),
+  z.strictObject({
+    session: z.string().max(64),
+    type: z.literal('reset'),
+    plan: z.unknown(),
+    length: Int.optional(),
+    rebuild: z.array(Rows).max(4096).optional(),
+    groups: Groups.optional(),
+    /** API cloud-only: the `length` token ids so far, replayed in `groups`. */
+    ids: WireTokenIdsSchema.optional(),
+  }),
   z.strictObject({ session: z.string().max(64), type: z.literal('plan'), plan: z.unknown(), length: Int, rebuild: z.array(Rows).max(4096), groups: Groups.optional() }),
   z.strictObject({
     session: z.string().max(64),
@@ -68,6 +115,8 @@ export const WireRequestSchema = z.discriminatedUnion('type', [
     to: Int,
     x: WireTensorSchema,
   }),
+  /** API cloud-only: token ids at [start, start + count); the reply carries logits (topK > 0: the K largest). */
+  z.strictObject({ session: z.string().max(64), type: z.literal('tokens'), seq: Int, start: Int, ids: WireTokenIdsSchema, topK: Int.optional() }),
 ]);
 export type WireRequest = z.input<typeof WireRequestSchema>;
 
@@ -80,6 +129,15 @@ export const WireReplySchema = z.discriminatedUnion('type', [
     partial: WireTensorSchema.optional(),
     checkpoints: z.array(Rows),
     /** Milliseconds the cloud computed: lets the edge tell network time from compute time. */
+    computeMs: z.number().nonnegative(),
+  }),
+  z.strictObject({
+    type: z.literal('logits'),
+    seq: Int,
+    /** One row at fp32 whatever the link's precision: the sampler's input stays exact. */
+    values: WireTensorSchema,
+    /** With topK: whose logits `values` are, largest first. */
+    ids: WireTokenIdsSchema.optional(),
     computeMs: z.number().nonnegative(),
   }),
   z.strictObject({ type: z.literal('error'), error: z.strictObject({ code: z.string(), message: z.string() }) }),
@@ -119,7 +177,13 @@ export function requestToWire(req: CloudRequest, session: string, precision: Wir
         session,
         type: 'reset',
         plan: req.plan,
-        ...(req.length ? { length: req.length, rebuild: (req.rebuild ?? []).map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })), ...(req.groups ? { groups: req.groups } : {}) } : {}),
+        ...(req.length
+          ? {
+              length: req.length,
+              ...(req.ids ? { ids: encodeTokenIds(req.ids) } : { rebuild: (req.rebuild ?? []).map((r) => ({ layer: r.layer, x: encodeRows(r.x, E, 'fp32') })) }),
+              ...(req.groups ? { groups: req.groups } : {}),
+            }
+          : {}),
       };
     case 'plan':
       // checkpoints rebuild KV caches: always exact
@@ -127,6 +191,8 @@ export function requestToWire(req: CloudRequest, session: string, precision: Wir
     case 'segment':
       // the edge checkpointed x as rounded at req.precision: it must travel at that precision
       return { session, type: 'segment', seq: req.seq, start: req.start, count: req.count, from: req.from, to: req.to, x: encodeRows(req.x, E, req.precision ?? precision) };
+    case 'tokens':
+      return { session, type: 'tokens', seq: req.seq, start: req.start, ids: encodeTokenIds(req.ids), ...(req.topK ? { topK: req.topK } : {}) };
   }
 }
 
@@ -137,7 +203,8 @@ export function requestFromWire(msg: unknown, E: number): { session: string; req
     case 'reset': {
       const length = w.length ?? 0;
       const rebuild = (w.rebuild ?? []).map((r) => ({ layer: r.layer, x: decodeRows(r.x, { rows: length, cols: E }) }));
-      return { session: w.session, precision: 'fp32', req: { type: 'reset', plan: w.plan as PartitionPlan, length, rebuild, ...(w.groups ? { groups: w.groups } : {}) } };
+      const ids = w.ids ? { ids: decodeTokenIds(w.ids, length) } : {};
+      return { session: w.session, precision: 'fp32', req: { type: 'reset', plan: w.plan as PartitionPlan, length, rebuild, ...(w.groups ? { groups: w.groups } : {}), ...ids } };
     }
     case 'plan':
       return {
@@ -157,11 +224,16 @@ export function requestFromWire(msg: unknown, E: number): { session: string; req
         precision: w.x.dtype,
         req: { type: 'segment', seq: w.seq, start: w.start, count: w.count, from: w.from, to: w.to, x: decodeRows(w.x, { rows: w.count, cols: E }), precision: w.x.dtype },
       };
+    case 'tokens':
+      return { session: w.session, precision: 'fp32', req: { type: 'tokens', seq: w.seq, start: w.start, ids: decodeTokenIds(w.ids), ...(w.topK !== undefined ? { topK: w.topK } : {}) } };
   }
 }
 
 export function replyToWire(reply: CloudReply, precision: WirePrecision, E: number, computeMs = 0): WireReply {
   if (reply.type === 'ok') return { type: 'ok' };
+  if (reply.type === 'logits') {
+    return { type: 'logits', seq: reply.seq, values: encodeRows(reply.values, reply.values.length, 'fp32'), ...(reply.ids ? { ids: encodeTokenIds(reply.ids) } : {}), computeMs };
+  }
   return {
     type: 'segment',
     seq: reply.seq,
@@ -180,6 +252,8 @@ export function replyFromWire(msg: unknown, E: number, rows: number): { reply: C
       return { reply: { type: 'ok' }, computeMs: 0 };
     case 'error':
       throw new ProtocolError(w.error.code, w.error.message);
+    case 'logits':
+      return { computeMs: w.computeMs, reply: { type: 'logits', seq: w.seq, values: decodeRows(w.values, { rows: 1 }), ...(w.ids ? { ids: decodeTokenIds(w.ids, w.values.cols) } : {}) } };
     case 'segment':
       return {
         computeMs: w.computeMs,

@@ -72,7 +72,9 @@ export class OrtNodeRuntime implements RuntimeAdapter {
         graphOptimizationLevel: 'all',
         // per-layer graphs hold their weights as constants, which onnxruntime would prepack; a
         // one-row MatMul on prepacked weights rounds differently from the GEMV every other graph
-        // uses, and a KV rebuild must reproduce those caches bit for bit (docs/ARCHITECTURE.md)
+        // uses, and a KV rebuild must reproduce those caches bit for bit (docs/ARCHITECTURE.md).
+        // Quantized graphs ("int8:layer.3", "q4:layer.3.ffn") keep prepacking: MatMulNBits without
+        // it dequantizes every call (50-100x slower), and their KV rebuilds run constant graphs too
         extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' }, ...(label.startsWith('layer.') ? { disable_prepacking: '1' } : {}) } },
       });
       return new OrtNodeSession(session, label);

@@ -1,8 +1,9 @@
 // The JSON API: health, live stats, the model's shape and files, and the reference continuation
 // (the monolithic graph's greedy tokens) that end-to-end tests compare the page's output with.
 import { Router, type Request, type Response } from 'express';
+import { QUANT_ACTIVATIONS, WEIGHT_PRECISIONS, type QuantActivations, type WeightPrecision } from '@splitwise/core';
 import { ProtocolError } from '@splitwise/protocol';
-import type { ModelHost, ModelHosts } from '../model-host.ts';
+import type { CloudWeights, ModelHost, ModelHosts } from '../model-host.ts';
 import type { ServerStats } from '../stats.ts';
 import { listModelFiles } from './model-files.ts';
 
@@ -31,6 +32,18 @@ const modelOf = (models: ModelHosts, req: Request): ModelHost => {
   if (id !== undefined && typeof id !== 'string') throw bad('malformed', 'model must be given once');
   return models.get(id);
 };
+
+/** ?weights=fp32|int8|q4 (&activations=fp32|int8): the reference at that weight precision; absent: the model's own. */
+function weightsOf(req: Request): CloudWeights {
+  const { weights, activations } = req.query;
+  if (weights !== undefined && !(typeof weights === 'string' && (WEIGHT_PRECISIONS as readonly string[]).includes(weights))) {
+    throw bad('malformed', `weights must be one of ${WEIGHT_PRECISIONS.join(', ')}`);
+  }
+  if (activations !== undefined && !(typeof activations === 'string' && (QUANT_ACTIVATIONS as readonly string[]).includes(activations))) {
+    throw bad('malformed', `activations must be one of ${QUANT_ACTIVATIONS.join(', ')}`);
+  }
+  return { ...(weights ? { weights: weights as WeightPrecision } : {}), ...(activations ? { activations: activations as QuantActivations } : {}) };
+}
 
 export function apiRouter(models: ModelHosts, stats: () => ServerStats): Router {
   const r = Router();
@@ -62,7 +75,7 @@ export function apiRouter(models: ModelHosts, stats: () => ServerStats): Router 
     if (bad_id !== undefined) throw bad('malformed', `token id ${bad_id} is outside [0, ${c.vocabSize})`);
     const n = intParam(req.query.n, 'n', 16);
     checkLength(model, ids.length, n);
-    res.json({ tokens: await model.reference(ids, n) });
+    res.json({ tokens: await model.reference(ids, n, weightsOf(req)) });
   });
 
   // the monolithic graph's logits at the last of `ids`: what a split must equal to float tolerance
@@ -73,7 +86,7 @@ export function apiRouter(models: ModelHosts, stats: () => ServerStats): Router 
     const ids = raw.split(',').map(Number);
     if (ids.some((id) => id >= c.vocabSize)) throw bad('malformed', `token ids must be in [0, ${c.vocabSize})`);
     checkLength(model, ids.length, 1);
-    res.json({ logits: Array.from(await model.referenceLogits(ids)) });
+    res.json({ logits: Array.from(await model.referenceLogits(ids, weightsOf(req))) });
   });
 
   r.get('/reference/text', async (req: Request, res: Response) => {

@@ -46,7 +46,13 @@ export class PolicyBox {
     setText(
       this.chose,
       d.edgeLayers !== undefined
-        ? `Chose the first ${d.edgeLayers} of ${v.modelLayers} layers on the edge, the rest on the cloud, ${d.precision} on the wire, ${rt}` +
+        ? `Chose ${
+            d.api
+              ? 'API cloud-only: the token ids go to the server, which runs the whole model and returns the logits'
+              : d.splitLayers
+                ? `${d.edgeLayers} of ${v.modelLayers} layers wholly on the edge and ${d.splitLayers} split inside by attention units and FFN chunks (${pct(d.cloudUnits)} of the units on the cloud)`
+                : `the first ${d.edgeLayers} of ${v.modelLayers} layers on the edge, the rest on the cloud`
+          }, ${d.precision} on the wire, ${rt}` +
             `${d.masked ? `; ${d.masked} of ${v.modelLayers} edge cuts did not fit memory` : ''}` +
             `${d.switched ? `; the plan changed (priced at ${ms(d.switchMs ?? 0)}${d.kvRows ? `, ${d.kvRows} KV rows rebuilt` : ''})` : '; the plan did not change'}. Decision #${v.decisions} took ${ms(d.ms)}.`
         : `Chose ${Math.round(d.fraction * 16)}/16 of the layers' weights on the cloud (${pct(d.cloudUnits)} of heads and FFN columns), ` +

@@ -106,7 +106,9 @@ export class SettingsCard {
       b.setAttribute('aria-checked', String(p === s.precision));
     }
     const row = a.graph.wireBytesPerToken[s.precision];
-    setText(this.precisionNote, `${bytes(row)} per ${a.config.nEmbd}-wide row per token${s.precision === 'fp32' ? ' (exact)' : ' (lossy: tokens may differ)'}`);
+    // API cloud-only sends no activations: token ids up, logits down at fp32
+    const api = this.app.plan()?.apiCloudOnly === true;
+    setText(this.precisionNote, api ? 'API cloud-only sends token ids and gets fp32 logits back: this applies to split plans' : `${bytes(row)} per ${a.config.nEmbd}-wide row per token${s.precision === 'fp32' ? ' (exact)' : ' (lossy: tokens may differ)'}`);
     this.gpu.checked = a.runtime.backend === 'webgpu' || this.app.params.preferWebGPU;
     this.gpu.disabled = s.webgpuAvailable === false && !this.gpu.checked;
     const why = s.webgpuAvailable === false ? 'No WebGPU adapter in this browser.' : a.runtime.adapter ? `Adapter: ${a.runtime.adapter}.` : '';

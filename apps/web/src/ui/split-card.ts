@@ -1,7 +1,7 @@
 // The "split" card: plan presets, the k-layers slider, the placement grid, and the share of one
 // token's compute each side does under the plan.
 import type { SplitwiseApp } from '../app.ts';
-import { PRESETS, PRESET_LABELS, PRESET_TITLES, computeShare, planOf, toggled, type Preset } from '../plans.ts';
+import { PRESETS, PRESET_LABELS, PRESET_TITLES, computeShare, partitionOf, planOf, toggled, type Preset } from '../plans.ts';
 import { h, setText } from './dom.ts';
 import { flops } from './format.ts';
 import { PlanGrid } from './plan-grid.ts';
@@ -18,6 +18,8 @@ export class SplitCard {
   private readonly edgeText: HTMLElement;
   private readonly cloudText: HTMLElement;
   private readonly note: HTMLElement;
+  /** Shown while API cloud-only is chosen: the one plan under which token ids leave this browser. */
+  private readonly idsNotice: HTMLElement;
   private readonly policy = new PolicyBox();
 
   constructor(private readonly app: SplitwiseApp) {
@@ -51,12 +53,19 @@ export class SplitCard {
     this.edgeText = h('span', { class: 'share-label edge' });
     this.cloudText = h('span', { class: 'share-label cloud' });
     this.note = h('p', { class: 'note' });
+    this.idsNotice = h('p', {
+      class: 'ids-notice',
+      text: 'Token ids leave this device: with API cloud-only the server receives every token of your prompt and of the answer, as with any LLM API.',
+      attrs: { role: 'status', 'data-notice': 'token-ids-leave' },
+    });
+    this.idsNotice.hidden = true;
 
     this.el = h(
       'section',
       { class: 'card split-card', attrs: { 'aria-labelledby': 'split-title' } },
       h('h2', { id: 'split-title', text: 'Where each part runs' }),
       presets,
+      this.idsNotice,
       this.sliderRow,
       h(
         'div',
@@ -76,7 +85,7 @@ export class SplitCard {
   private choose(p: Preset): void {
     const c = this.app.choice!;
     // "Custom" starts from the plan on screen, so a person can tweak a preset
-    const custom = p === 'custom' && c.preset !== 'custom' ? planOf(c, this.app.app!.graph) : c.custom;
+    const custom = p === 'custom' && c.preset !== 'custom' ? partitionOf(planOf(c, this.app.app!.graph)) : c.custom;
     this.app.setChoice({ ...c, preset: p, custom });
   }
 
@@ -89,6 +98,7 @@ export class SplitCard {
       b.classList.toggle('active', p === choice.preset);
     }
     this.sliderRow.hidden = choice.preset !== 'layers';
+    this.idsNotice.hidden = !plan.apiCloudOnly;
     this.policy.update(choice.preset === 'policy' ? this.app.state.policy : undefined);
     if (this.slider.value !== String(choice.k)) this.slider.value = String(choice.k);
     setText(this.sliderValue, `${choice.k} of ${graph.config.nLayer}`);
@@ -105,7 +115,9 @@ export class SplitCard {
     const when = this.app.state.running ? 'a change applies from the next token' : 'a change applies to the next request';
     const note = this.app.state.degraded
       ? 'The cloud is unreachable: this browser runs every part until it answers, then hands its share back.'
-      : `Per token at context ${T}: ${trips} to the cloud; ${when}. Embeddings and the LM head always run here, so token ids never leave the browser.`;
+      : plan.apiCloudOnly
+        ? `Per token at context ${T}: 1 round trip, token ids up and logits down; ${when}. The embeddings and the LM head run on the server too.`
+        : `Per token at context ${T}: ${trips} to the cloud; ${when}. Embeddings and the LM head run here, so token ids never leave the browser.`;
     setText(this.note, note);
     this.note.classList.toggle('bad', Boolean(this.app.state.degraded));
   }

@@ -9,6 +9,7 @@
 import type { Checkpoint, Float32Tensor } from '../model/checkpoint.ts';
 import type { TensorLike } from '../executor/runtime.ts';
 import type { ModelGraph } from '../graph/model-graph.ts';
+import type { ProjectionRole } from './precision.ts';
 
 export const FAMILIES = ['gpt2', 'llama'] as const;
 export type FamilyName = (typeof FAMILIES)[number];
@@ -107,6 +108,11 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
   parameterCount(c: C): number;
   /** The tokens the embedding lookup reads: ids [T] -> x [T, E] at positions start.. */
   embed(tensors: Map<string, Float32Tensor>, c: C, ids: readonly number[], start: number): Float32Array;
+  /**
+   * The projection matrices of layer l, [in, out], and which of them a subset cuts by rows: what a
+   * weight precision other than fp32 quantizes (with the LM head; arch/precision.ts, quant/).
+   */
+  projections(c: C, l: number): ProjectionRole[];
   /** The weights the split graphs take, cut to what a side owns (see WeightBinding). */
   bind(ckpt: Checkpoint<C>, graph: ModelGraph): WeightBinding;
 }

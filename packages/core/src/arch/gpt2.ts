@@ -12,7 +12,8 @@ import type { Checkpoint, Float32Tensor } from '../model/checkpoint.ts';
 import { f32 } from '../executor/runtime.ts';
 import type { ModelGraph } from '../graph/model-graph.ts';
 import { F32_BYTES as F32, subBlockCost, type BaseConfig, type Feeds, type ModelFamily, type SubBlockCost, type TensorRole, type WeightBinding } from './family.ts';
-import { gatherColumns, gatherRows, gatherVector, unitRanges } from './gather.ts';
+import { gatherVector, unitRanges } from './gather.ts';
+import { checkQuantizedLayout, matrixColumns, matrixRows } from './matrix-feeds.ts';
 
 /** Activations we implement, in both the ONNX graphs and the TypeScript reference. */
 export const ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu', 'relu'] as const;
@@ -158,6 +159,7 @@ const need = (ckpt: Checkpoint, name: string): Float32Array => {
 
 /** The split graphs' weight inputs (onnx-graphs/src/gpt2). q|k|v columns of c_attn, head-major. */
 function bind(ckpt: Checkpoint<GPT2Config>, graph: ModelGraph): WeightBinding {
+  checkQuantizedLayout(ckpt, graph.ffnChunks);
   const c = ckpt.config, E = c.nEmbd, hd = c.headDim, I = c.nInner;
   const t = (l: number, n: string): Float32Array => need(ckpt, `h.${l}.${n}`);
   const qkvRanges = (units: readonly number[]) => [0, E, 2 * E].flatMap((base) => unitRanges(units, hd, base));
@@ -167,13 +169,13 @@ function bind(ckpt: Checkpoint<GPT2Config>, graph: ModelGraph): WeightBinding {
     return {
       ln_g: f32(t(l, 'ln_1.weight'), [E]),
       ln_b: f32(t(l, 'ln_1.bias'), [E]),
-      w_qkv: f32(gatherColumns(t(l, 'attn.c_attn.weight'), E, 3 * E, rs), [E, 3 * m]),
+      ...matrixColumns(ckpt, 'w_qkv', `h.${l}.attn.c_attn.weight`, E, 3 * E, rs),
       b_qkv: f32(gatherVector(t(l, 'attn.c_attn.bias'), rs), [3 * m]),
     };
   };
   const attn = (l: number, units: readonly number[]): Feeds => ({
     ...qkv(l, units),
-    w_o: f32(gatherRows(t(l, 'attn.c_proj.weight'), E, unitRanges(units, hd)), [units.length * hd, E]),
+    ...matrixRows(ckpt, 'w_o', `h.${l}.attn.c_proj.weight`, E, E, unitRanges(units, hd)),
     scale: f32(Float32Array.of(attentionScale(c, l)), [1]),
   });
   const ffn = (l: number, chunks: readonly number[]): Feeds => {
@@ -181,9 +183,9 @@ function bind(ckpt: Checkpoint<GPT2Config>, graph: ModelGraph): WeightBinding {
     return {
       ln_g: f32(t(l, 'ln_2.weight'), [E]),
       ln_b: f32(t(l, 'ln_2.bias'), [E]),
-      w_fc: f32(gatherColumns(t(l, 'mlp.c_fc.weight'), E, I, rs), [E, m]),
+      ...matrixColumns(ckpt, 'w_fc', `h.${l}.mlp.c_fc.weight`, E, I, rs),
       b_fc: f32(gatherVector(t(l, 'mlp.c_fc.bias'), rs), [m]),
-      w_proj: f32(gatherRows(t(l, 'mlp.c_proj.weight'), E, rs), [m, E]),
+      ...matrixRows(ckpt, 'w_proj', `h.${l}.mlp.c_proj.weight`, I, E, rs),
     };
   };
   const all = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -218,6 +220,12 @@ export const gpt2Family: ModelFamily<GPT2Config> = {
   },
   attnUnits: (c) => c.nHead,
   queryHeadsPerUnit: () => 1,
+  projections: (c, l) => [
+    { name: `h.${l}.attn.c_attn.weight`, K: c.nEmbd, N: 3 * c.nEmbd, rows: 'whole' },
+    { name: `h.${l}.attn.c_proj.weight`, K: c.nEmbd, N: c.nEmbd, rows: 'attn-units' },
+    { name: `h.${l}.mlp.c_fc.weight`, K: c.nEmbd, N: c.nInner, rows: 'whole' },
+    { name: `h.${l}.mlp.c_proj.weight`, K: c.nInner, N: c.nEmbd, rows: 'ffn-chunks' },
+  ],
   attnUnitCost: (c): SubBlockCost => {
     const E = c.nEmbd, hd = c.headDim;
     // q,k,v columns (+bias) and this head's hd rows of the output projection; per new row:

@@ -16,7 +16,8 @@ import type { Checkpoint, Float32Tensor } from '../model/checkpoint.ts';
 import { f32 } from '../executor/runtime.ts';
 import type { ModelGraph } from '../graph/model-graph.ts';
 import { F32_BYTES as F32, subBlockCost, type BaseConfig, type Feeds, type ModelFamily, type SubBlockCost, type TensorRole, type WeightBinding } from './family.ts';
-import { gatherColumns, gatherRows, gatherVector, unitRanges } from './gather.ts';
+import { gatherVector, unitRanges } from './gather.ts';
+import { checkQuantizedLayout, matrixColumns, matrixRows } from './matrix-feeds.ts';
 import { validateBaseConfig, zodIssues } from './gpt2.ts';
 
 export interface LlamaConfig extends BaseConfig {
@@ -164,6 +165,7 @@ const need = (ckpt: Checkpoint, name: string): Float32Array => {
 
 /** The split graphs' weight inputs (onnx-graphs/src/llama). */
 function bind(ckpt: Checkpoint<LlamaConfig>, graph: ModelGraph): WeightBinding {
+  checkQuantizedLayout(ckpt, graph.ffnChunks);
   const c = ckpt.config, E = c.nEmbd, hd = c.headDim, I = c.nInner, r = c.nHead / c.nKvHead;
   const Q = c.nHead * hd, KV = c.nKvHead * hd;
   const t = (l: number, n: string): Float32Array => need(ckpt, `layers.${l}.${n}`);
@@ -171,8 +173,8 @@ function bind(ckpt: Checkpoint<LlamaConfig>, graph: ModelGraph): WeightBinding {
     const rs = unitRanges(units, hd), m = units.length * hd;
     const f: Feeds = {
       ln_g: f32(t(l, 'input_layernorm.weight'), [E]),
-      w_k: f32(gatherColumns(t(l, 'self_attn.k_proj.weight'), E, KV, rs), [E, m]),
-      w_v: f32(gatherColumns(t(l, 'self_attn.v_proj.weight'), E, KV, rs), [E, m]),
+      ...matrixColumns(ckpt, 'w_k', `layers.${l}.self_attn.k_proj.weight`, E, KV, rs),
+      ...matrixColumns(ckpt, 'w_v', `layers.${l}.self_attn.v_proj.weight`, E, KV, rs),
     };
     if (c.qkvBias) {
       f.b_k = f32(gatherVector(t(l, 'self_attn.k_proj.bias'), rs), [m]);
@@ -184,19 +186,19 @@ function bind(ckpt: Checkpoint<LlamaConfig>, graph: ModelGraph): WeightBinding {
     const qs = unitRanges(units, r * hd), mq = units.length * r * hd;
     const f: Feeds = {
       ...kv(l, units),
-      w_q: f32(gatherColumns(t(l, 'self_attn.q_proj.weight'), E, Q, qs), [E, mq]),
-      w_o: f32(gatherRows(t(l, 'self_attn.o_proj.weight'), E, qs), [mq, E]),
+      ...matrixColumns(ckpt, 'w_q', `layers.${l}.self_attn.q_proj.weight`, E, Q, qs),
+      ...matrixRows(ckpt, 'w_o', `layers.${l}.self_attn.o_proj.weight`, Q, E, qs),
     };
     if (c.qkvBias) f.b_q = f32(gatherVector(t(l, 'self_attn.q_proj.bias'), qs), [mq]);
     return f;
   };
   const ffn = (l: number, chunks: readonly number[]): Feeds => {
-    const rs = chunks.map((k) => graph.layers[l]!.ffnChunks[k]!), m = rs.reduce((a, x) => a + x.width, 0);
+    const rs = chunks.map((k) => graph.layers[l]!.ffnChunks[k]!);
     return {
       ln_g: f32(t(l, 'post_attention_layernorm.weight'), [E]),
-      w_gate: f32(gatherColumns(t(l, 'mlp.gate_proj.weight'), E, I, rs), [E, m]),
-      w_up: f32(gatherColumns(t(l, 'mlp.up_proj.weight'), E, I, rs), [E, m]),
-      w_down: f32(gatherRows(t(l, 'mlp.down_proj.weight'), E, rs), [m, E]),
+      ...matrixColumns(ckpt, 'w_gate', `layers.${l}.mlp.gate_proj.weight`, E, I, rs),
+      ...matrixColumns(ckpt, 'w_up', `layers.${l}.mlp.up_proj.weight`, E, I, rs),
+      ...matrixRows(ckpt, 'w_down', `layers.${l}.mlp.down_proj.weight`, I, E, rs),
     };
   };
   const all = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -228,6 +230,18 @@ export const llamaFamily: ModelFamily<LlamaConfig> = {
   },
   attnUnits: (c) => c.nKvHead,
   queryHeadsPerUnit: (c) => c.nHead / c.nKvHead,
+  projections: (c, l) => {
+    const E = c.nEmbd, Q = c.nHead * c.headDim, KV = c.nKvHead * c.headDim, p = `layers.${l}.`;
+    return [
+      { name: `${p}self_attn.q_proj.weight`, K: E, N: Q, rows: 'whole' },
+      { name: `${p}self_attn.k_proj.weight`, K: E, N: KV, rows: 'whole' },
+      { name: `${p}self_attn.v_proj.weight`, K: E, N: KV, rows: 'whole' },
+      { name: `${p}self_attn.o_proj.weight`, K: Q, N: E, rows: 'attn-units' },
+      { name: `${p}mlp.gate_proj.weight`, K: E, N: c.nInner, rows: 'whole' },
+      { name: `${p}mlp.up_proj.weight`, K: E, N: c.nInner, rows: 'whole' },
+      { name: `${p}mlp.down_proj.weight`, K: c.nInner, N: E, rows: 'ffn-chunks' },
+    ];
+  },
   attnUnitCost: (c): SubBlockCost => {
     const E = c.nEmbd, hd = c.headDim, r = c.nHead / c.nKvHead, b = c.qkvBias ? 1 : 0;
     // r query heads' q columns, one k and one v head, r heads' rows of o_proj (+ q/k/v biases);

@@ -1,15 +1,17 @@
 // The cloud side: answers CloudRequests with its SideRunner. It trusts nothing it is sent:
 // plans are validated against its own model graph, tensor sizes and positions are checked, and a
-// repeated or late request (by sequence number) is refused rather than applied twice.
+// repeated or late request (by sequence number) is refused rather than applied twice. Under an API
+// cloud-only plan it is the whole model: token ids in, logits out (embeddings, whole-layer graphs,
+// the LM head), and a reset that carries the ids so far replays them to rebuild every KV cache.
 import { ExecutorStateError, TensorShapeError } from '../errors.ts';
 import type { ModelGraph } from '../graph/model-graph.ts';
-import { validatePlan } from '../plan/partition-plan.ts';
+import { validatePlan, type PartitionPlan } from '../plan/partition-plan.ts';
 import { combine } from './combine.ts';
 import type { CloudHandler } from './link.ts';
-import type { CloudReply, CloudRequest } from './messages.ts';
+import { checkTokenIds, topKLogits, type CloudReply, type CloudRequest } from './messages.ts';
 import type { SplitSessions } from './runtime.ts';
 import { blocksOf, type BlockRef } from './schedule.ts';
-import { SideRunner } from './side-runner.ts';
+import { SideRunner, type WholeLayerRunner } from './side-runner.ts';
 import type { SplitWeights } from './split-weights.ts';
 import { wireRound } from '../util/wire-round.ts';
 import { edgeOnlyPlan } from '../plan/partition-plan.ts';
@@ -22,14 +24,17 @@ export class CloudExecutor implements CloudHandler {
     private readonly graph: ModelGraph,
     weights: SplitWeights,
     sessions: SplitSessions,
+    /** Runs this session's whole layers (the server's batcher lane); absent: its own sessions. */
+    wholeLayers?: WholeLayerRunner,
   ) {
-    this.runner = new SideRunner('cloud', weights, sessions, edgeOnlyPlan(graph));
+    this.runner = new SideRunner('cloud', weights, sessions, edgeOnlyPlan(graph), wholeLayers);
   }
 
   async handle(req: CloudRequest): Promise<CloudReply> {
     switch (req.type) {
       case 'reset': {
         const plan = validatePlan(req.plan, this.graph), P = req.length ?? 0;
+        if (req.ids !== undefined) return this.replayReset(plan, P, req.ids, req.groups);
         const rows = this.rebuildRows(req.rebuild ?? [], P);
         this.runner.reset(edgeOnlyPlan(this.graph));
         // a fresh sequence, or the edge's position rebuilt from its checkpoint
@@ -51,6 +56,69 @@ export class CloudExecutor implements CloudHandler {
       }
       case 'segment':
         return this.segment(req);
+      case 'tokens':
+        return this.tokens(req);
+    }
+  }
+
+  /** API cloud-only: restart at the edge's position by running its token ids again, in the passes that first made them. */
+  private async replayReset(plan: PartitionPlan, P: number, ids: number[], groups: number[] = P > 0 ? [P] : []): Promise<CloudReply> {
+    if (!plan.apiCloudOnly) throw new ExecutorStateError('token ids rebuild only an API cloud-only plan; a partition plan is rebuilt from checkpoint rows');
+    if (ids.length !== P) throw new TensorShapeError(`reset carries ${ids.length} token ids for ${P} positions`);
+    if (groups.reduce((a, g) => a + g, 0) !== P || groups.some((g) => !Number.isInteger(g) || g < 1)) {
+      throw new TensorShapeError(`rebuild groups [${groups.slice(0, 8).join(', ')}${groups.length > 8 ? ', ...' : ''}] do not split ${P} positions`);
+    }
+    checkTokenIds(ids, this.graph.config.vocabSize);
+    this.runner.reset(plan);
+    try {
+      // the same graphs over the same row groups as the first time: the caches come out bit for bit
+      let at = 0;
+      for (const g of groups) {
+        await this.wholeModel(ids.slice(at, at + g), at);
+        at += g;
+      }
+    } catch (e) {
+      this.runner.reset(edgeOnlyPlan(this.graph)); // no half-rebuilt session: the edge resets again
+      throw e;
+    }
+    this.lastSeq = -1;
+    return { type: 'ok' };
+  }
+
+  /** Embeddings and every layer over `ids` at positions start..: the residual after the last layer. */
+  private async wholeModel(ids: number[], start: number): Promise<Float32Array> {
+    const T = ids.length;
+    let x = this.runner.weights.embed(ids, start);
+    for (let l = 0; l < this.graph.config.nLayer; l++) x = await this.runner.layer(l, x, T, start);
+    return x;
+  }
+
+  private async tokens(req: Extract<CloudRequest, { type: 'tokens' }>): Promise<CloudReply> {
+    const { nEmbd: E, nPositions, vocabSize, nLayer } = this.graph.config, T = req.ids.length;
+    if (!this.runner.currentPlan.apiCloudOnly) {
+      throw new ExecutorStateError("token ids need an API cloud-only plan; this session's plan is a partition plan (reset with an API cloud-only plan first)");
+    }
+    if (req.seq <= this.lastSeq) {
+      throw new ExecutorStateError(`tokens seq ${req.seq} is not after ${this.lastSeq}: a repeated or late message is not applied`);
+    }
+    if (T < 1) throw new TensorShapeError('a tokens request needs at least one token id');
+    if (!Number.isInteger(req.start) || req.start < 0 || req.start + T > nPositions) {
+      throw new TensorShapeError(`token positions [${req.start}, ${req.start + T}) are outside [0, ${nPositions})`);
+    }
+    const topK = req.topK ?? 0;
+    if (!Number.isInteger(topK) || topK < 0 || topK > vocabSize) throw new TensorShapeError(`topK must be a whole number in [0, ${vocabSize}], got ${topK}`);
+    checkTokenIds(req.ids, vocabSize);
+    this.runner.checkPositions(Array.from({ length: nLayer }, (_, l) => l), req.start);
+    // nothing is applied unless the whole pass succeeds, so the edge may send it again
+    const saved = this.runner.saveKv();
+    try {
+      const x = await this.wholeModel(req.ids, req.start);
+      const logits = await this.runner.logits(x.subarray((T - 1) * E, T * E));
+      this.lastSeq = req.seq;
+      return topK > 0 ? { type: 'logits', seq: req.seq, ...topKLogits(logits, topK) } : { type: 'logits', seq: req.seq, values: logits };
+    } catch (e) {
+      this.runner.restoreKv(saved);
+      throw e;
     }
   }
 

@@ -2,6 +2,7 @@
 // between tokens (the policy does this when the network moves).
 import type { ModelGraph } from '../graph/model-graph.ts';
 import type { PartitionPlan } from '../plan/partition-plan.ts';
+import { logitsNeeded } from './messages.ts';
 import { Sampler, type SamplingOptions } from './sampling.ts';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -18,7 +19,8 @@ export interface Forwarder {
   readonly length: number;
   reset(plan?: PartitionPlan): Promise<void>;
   setPlan(plan: PartitionPlan): Promise<void>;
-  forward(ids: number[]): Promise<Float32Array>;
+  /** `logitsTopK` > 0: only the K largest logits are read (an API cloud-only cloud sends only those). */
+  forward(ids: number[], o?: { logitsTopK?: number }): Promise<Float32Array>;
 }
 
 export interface GeneratedToken {
@@ -29,13 +31,14 @@ export interface GeneratedToken {
 
 export async function* generate(edge: Forwarder, prompt: number[], o: GenerateOptions): AsyncGenerator<GeneratedToken> {
   const sampler = new Sampler(o);
+  const logitsTopK = logitsNeeded(o);
   await edge.reset();
   let input = prompt;
   for (let step = 0; step < o.maxNewTokens; step++) {
     const plan = step > 0 ? o.planFor?.(step) : undefined;
     if (plan) await edge.setPlan(plan);
     const t0 = performance.now();
-    const logits = await edge.forward(input);
+    const logits = await edge.forward(input, { logitsTopK });
     const id = sampler.next(logits);
     yield { id, ms: performance.now() - t0 };
     if (id === o.eosTokenId || edge.length >= edge.graph.config.nPositions) return;

@@ -7,7 +7,7 @@
 // same token for token.
 import { ContextLengthError, InvalidConfigError, InvalidPlanError, TensorShapeError } from '../errors.ts';
 import { edgeOnlyPlan, type PartitionPlan } from '../plan/partition-plan.ts';
-import type { EdgeExecutor } from './edge-executor.ts';
+import type { EdgeExecutor, ForwardOptions } from './edge-executor.ts';
 
 export interface BackoffOptions {
   /** First retry delay, ms. @defaultValue 100 */
@@ -106,12 +106,13 @@ export class RecoveringEdge {
     });
   }
 
-  async forward(ids: number[]): Promise<Float32Array> {
+  async forward(ids: number[], o: ForwardOptions = {}): Promise<Float32Array> {
     if (this.degraded) await this.tryRestore();
-    return this.withRetries(() => this.edge.forward(ids), async () => {
+    return this.withRetries(() => this.edge.forward(ids, o), async () => {
+      // from API cloud-only too: the edge first replays the ids it kept (EdgeExecutor.setPlan)
       await this.edge.setPlan(edgeOnlyPlan(this.graph), { cloud: false });
       this.degrade('cloud unreachable mid-answer');
-      return this.edge.forward(ids);
+      return this.edge.forward(ids, o);
     });
   }
 

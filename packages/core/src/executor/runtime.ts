@@ -1,10 +1,14 @@
 // The runtime contract, onnxruntime-js style: core owns the interface, each platform plugs in an
 // adapter (onnxruntime-node on the cloud and the headless edge, onnxruntime-web in the browser).
 // Core never imports a runtime.
+import { RuntimeError } from '../errors.ts';
+import type { WeightPrecision } from '../arch/precision.ts';
 
 export type TensorLike =
   | { dtype: 'float32'; dims: readonly number[]; data: Float32Array }
-  | { dtype: 'int64'; dims: readonly number[]; data: BigInt64Array };
+  | { dtype: 'int64'; dims: readonly number[]; data: BigInt64Array }
+  // quantized weights (int8/q4 in MatMulNBits' layout): initializers of constant graphs, never fed per call
+  | { dtype: 'uint8'; dims: readonly number[]; data: Uint8Array };
 
 export const f32 = (data: Float32Array, dims: readonly number[]): TensorLike => ({ dtype: 'float32', dims, data });
 
@@ -47,8 +51,11 @@ export const SPLIT_GRAPH_IO = {
 
 export type SplitGraphKind = keyof typeof SPLIT_GRAPH_IO;
 export type SplitGraphs = Record<SplitGraphKind, Uint8Array>;
-/** The split graphs a mixed block runs per subset of attention units or FFN chunks. */
-export type SubsetKind = 'attn' | 'ffn';
+/**
+ * The split graphs a mixed block runs per subset of attention units or FFN chunks; `kv` rebuilds a
+ * subset's KV cache (a constant graph only where weights cannot be inputs: quantized weights).
+ */
+export type SubsetKind = 'attn' | 'ffn' | 'kv';
 
 /** Everything a side may load: the weightless graphs, and graphs that carry weights. */
 export interface GraphSource {
@@ -64,6 +71,13 @@ export interface GraphSource {
    * sessions run subsets on the weightless graphs only.
    */
   subsetGraph?(kind: SubsetKind, weights: Readonly<Record<string, TensorLike>>, label: string): Uint8Array;
+  /**
+   * The precision of the weights the constant graphs hold (arch/precision.ts). Other than fp32,
+   * the weights exist only as initializers (MatMulNBits reads them prepacked): SplitSessions then
+   * runs every layer, subset and KV rebuild through constant graphs, whatever the options say.
+   * @defaultValue 'fp32'
+   */
+  weightPrecision?: WeightPrecision;
 }
 
 export interface SplitSessionOptions {
@@ -133,17 +147,53 @@ export class SplitSessions {
     private readonly source: GraphSource,
     private readonly base: Record<SplitGraphKind, RuntimeSession>,
     readonly options: Required<SplitSessionOptions>,
+    /** false for derive()d sessions: the weightless graphs are the parent's to release. */
+    private readonly ownsBase = true,
   ) {}
 
+  private static resolve(runtime: RuntimeAdapter, source: GraphSource, options: SplitSessionOptions): Required<SplitSessionOptions> {
+    const quantized = (source.weightPrecision ?? 'fp32') !== 'fp32';
+    if (quantized && !source.subsetGraph) throw new RuntimeError(`${source.weightPrecision} weights need a graph source that builds constant subset graphs`);
+    return {
+      constantLayers: quantized || (options.constantLayers ?? true),
+      constantSubsets: (quantized || (options.constantSubsets ?? runtime.copiesInputs === true)) && source.subsetGraph !== undefined,
+      subsetCacheBytes: options.subsetCacheBytes ?? 2 ** 30,
+    };
+  }
+
   static async create(runtime: RuntimeAdapter, source: GraphSource, options: SplitSessionOptions = {}): Promise<SplitSessions> {
+    const resolved = SplitSessions.resolve(runtime, source, options);
     const kinds = Object.keys(SPLIT_GRAPH_IO) as SplitGraphKind[];
     const made = await Promise.all(kinds.map((k) => runtime.createSession(source.graphs[k], k)));
     const base = Object.fromEntries(kinds.map((k, i) => [k, made[i]!])) as Record<SplitGraphKind, RuntimeSession>;
-    return new SplitSessions(runtime, source, base, {
-      constantLayers: options.constantLayers ?? true,
-      constantSubsets: (options.constantSubsets ?? runtime.copiesInputs === true) && source.subsetGraph !== undefined,
-      subsetCacheBytes: options.subsetCacheBytes ?? 2 ** 30,
-    });
+    return new SplitSessions(runtime, source, base, resolved);
+  }
+
+  /**
+   * Sessions of the same model over another graph source (its weights at another precision) that
+   * share this one's weightless graphs, which depend on the config only. Synchronous: every
+   * weight-carrying session is built on first use. release() leaves the shared graphs alone.
+   */
+  derive(source: GraphSource, options: SplitSessionOptions = {}): SplitSessions {
+    return new SplitSessions(this.runtime, source, this.base, SplitSessions.resolve(this.runtime, source, options), false);
+  }
+
+  /** The precision of the weights this side's constant graphs hold (GraphSource.weightPrecision). */
+  get weightPrecision(): WeightPrecision {
+    return this.source.weightPrecision ?? 'fp32';
+  }
+
+  /** KV rebuilds run through constant `kv` subset graphs: quantized weights cannot be graph inputs. */
+  get constantKv(): boolean {
+    return this.weightPrecision !== 'fp32' && this.options.constantSubsets;
+  }
+
+  /**
+   * Sessions of quantized graphs are labelled with their precision ("int8:layer.3.ffn"), so that
+   * onnxruntime-node keeps prepacking them: MatMulNBits unprepacked dequantizes every call.
+   */
+  private get labelPrefix(): string {
+    return this.weightPrecision === 'fp32' ? '' : `${this.weightPrecision}:`;
   }
 
   get attn(): RuntimeSession {
@@ -164,7 +214,7 @@ export class SplitSessions {
     if (!this.options.constantLayers) return undefined;
     let s = this.layers.get(l);
     if (!s) {
-      s = this.runtime.createSession(this.source.layerGraph(l), `layer.${l}`);
+      s = this.runtime.createSession(this.source.layerGraph(l), `${this.labelPrefix}layer.${l}`);
       this.layers.set(l, s);
     }
     return s;
@@ -186,7 +236,7 @@ export class SplitSessions {
       this.subsets.delete(k); // most recently used last
     } else {
       const w = weights();
-      const label = `layer.${key}.${kind}`; // "layer.": a per-layer graph with constant weights (see the runtimes)
+      const label = `${this.labelPrefix}layer.${key}.${kind}`; // "layer.": a per-layer graph with constant weights (see the runtimes)
       const bytes = feedBytes(w);
       e = { session: this.runtime.createSession(this.source.subsetGraph(kind, w, label), label), bytes, running: 0, evicted: false };
       this.counts.built++;
@@ -255,7 +305,7 @@ export class SplitSessions {
     this.subsets.clear();
     this.subsetBytes = 0;
     await Promise.all(subsets.map((e) => this.releaseEntry(e)));
-    const all = [...Object.values(this.base), ...(await Promise.all(this.layers.values()))];
+    const all = [...(this.ownsBase ? Object.values(this.base) : []), ...(await Promise.all(this.layers.values()))];
     if (this.head) all.push(await this.head);
     await Promise.all(all.map((s) => s.release()));
   }

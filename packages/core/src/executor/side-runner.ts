@@ -23,6 +23,17 @@ const out = (r: Record<string, TensorLike>, name: string): Float32Array => {
   return t.data;
 };
 
+/**
+ * Runs whole layers for a side instead of its own `layer`/`block` sessions: the cloud server's
+ * continuous batcher (apps/server/src/batcher.ts) merges the one-row steps of many sessions into
+ * one run. Feeds are one sequence's x [T, E], positions (where the family has them), past_k and
+ * past_v; it answers x_out, present_k and present_v as the `block` graph does, and the keys and
+ * values bit for bit as a KV rebuild from the checkpoint makes them.
+ */
+export interface WholeLayerRunner {
+  layer(l: number, feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>>;
+}
+
 export class SideRunner {
   private kv: LayerKv[] = [];
   private plan!: PartitionPlan;
@@ -32,6 +43,8 @@ export class SideRunner {
     readonly weights: SplitWeights,
     private readonly sessions: SplitSessions,
     plan: PartitionPlan,
+    /** Whole layers go here instead of this side's sessions (the cloud's batcher). */
+    private readonly wholeLayers?: WholeLayerRunner,
   ) {
     this.reset(plan);
   }
@@ -121,6 +134,12 @@ export class SideRunner {
     return this.sessions.subset('attn', `${l}.[${heads.join(',')}]`, () => this.weights.binding.attn(l, heads));
   }
 
+  /** The constant `kv` graph of these units of layer l, where weights cannot be inputs (quantized); else undefined. */
+  private kvSubset(l: number, units: readonly number[]) {
+    if (!this.sessions.constantKv) return undefined;
+    return this.sessions.subset('kv', `${l}.[${units.join(',')}]`, () => this.weights.binding.kv(l, units));
+  }
+
   private ffnSubset(l: number, chunks: readonly number[]) {
     // chunk indices name hidden-unit ranges of this graph's chunking, so the key carries the count
     return this.sessions.subset('ffn', `${l}.${this.weights.graph.ffnChunks}[${chunks.join(',')}]`, () => this.weights.binding.ffn(l, chunks));
@@ -148,19 +167,16 @@ export class SideRunner {
 
   /** A layer this side owns whole, in one graph call: returns the residual after the layer. */
   async layer(l: number, x: Float32Array, T: number, start: number): Promise<Float32Array> {
-    const constant = this.sessions.layer(l);
-    const feeds: Record<string, TensorLike> = {
-      x: f32(x, [T, this.weights.E]),
-      ...this.weights.positions(start, T),
-      ...this.kvFeeds(l, start),
-      ...(constant ? {} : this.weights.block(l)),
-    };
-    const r = await (constant ? await constant : this.sessions.block).run(feeds);
+    const feeds: Record<string, TensorLike> = { x: f32(x, [T, this.weights.E]), ...this.weights.positions(start, T), ...this.kvFeeds(l, start) };
+    const constant = this.wholeLayers ? undefined : this.sessions.layer(l);
+    const r = this.wholeLayers
+      ? await this.wholeLayers.layer(l, feeds)
+      : await (constant ? await constant : this.sessions.block).run({ ...feeds, ...(constant ? {} : this.weights.block(l)) });
     this.kv[l] = { heads: this.heads(l), length: start + T, k: out(r, 'present_k'), v: out(r, 'present_v') };
     return out(r, 'x_out');
   }
 
-  /** Final LayerNorm + LM head on one row (edge only). */
+  /** Final norm + LM head on one row (the edge's, or the cloud's under an API cloud-only plan). */
   async logits(xLast: Float32Array): Promise<Float32Array> {
     const r = await (await this.sessions.lmHead()).run({ x: f32(xLast, [1, this.weights.E]) });
     return out(r, 'logits');
@@ -193,10 +209,12 @@ export class SideRunner {
           throw new TensorShapeError(`checkpoint for layer ${l} has ${xPast.length} values; expected ${P}x${E}`);
         }
         rebuilt = { k: new Float32Array(gained.length * P * hd), v: new Float32Array(gained.length * P * hd) };
-        const w = this.weights.kv(l, gained); // gathered once for all groups
+        // fp32 weights are inputs, gathered once for all groups; quantized ones live in a constant kv graph
+        const constant = this.kvSubset(l, gained);
+        const w = constant ? {} : this.weights.kv(l, gained);
         let at = 0;
         for (const g of groups) {
-          const r = await this.sessions.kv.run({ x: f32(xPast.subarray(at * E, (at + g) * E), [g, E]), ...this.weights.positions(at, g), ...w });
+          const r = await (constant ?? this.sessions.kv).run({ x: f32(xPast.subarray(at * E, (at + g) * E), [g, E]), ...this.weights.positions(at, g), ...w });
           const k = out(r, 'k'), v = out(r, 'v'); // [heads, g, hd] into [heads, P, hd]
           for (let h = 0; h < gained.length; h++) {
             rebuilt.k.set(k.subarray(h * g * hd, (h + 1) * g * hd), (h * P + at) * hd);

@@ -3,6 +3,8 @@
 // float32 data. Every projection is [in, out] here (applied as x @ W); see arch/family.ts.
 import { familyOf, type ModelConfig } from '../arch/index.ts';
 import type { BaseConfig } from '../arch/family.ts';
+import type { QuantActivations, QuantizedPrecision } from '../arch/precision.ts';
+import type { QuantizedMatrix } from '../quant/matrix.ts';
 
 export interface Float32Tensor {
   shape: number[];
@@ -12,6 +14,23 @@ export interface Float32Tensor {
 export interface Checkpoint<C extends BaseConfig = ModelConfig> {
   config: C;
   tensors: Map<string, Float32Tensor>;
+  /**
+   * Weights held quantized (int8 or q4, quant/checkpoint.ts): the projection matrices and the LM
+   * head, which `tensors` then does not hold in fp32. Absent: an fp32 checkpoint.
+   */
+  quantized?: QuantizedWeights;
+}
+
+/** The quantized matrices of a checkpoint, by canonical tensor name (the LM head as QUANTIZED_LM_HEAD). */
+export interface QuantizedWeights {
+  precision: QuantizedPrecision;
+  /** The FFN chunking whose chunks start quantized segments of the down projections (ModelGraph.ffnChunks). */
+  ffnChunks: number;
+  /** q4 without zero points. */
+  symmetric: boolean;
+  /** What the graphs compute quantized products in: fp32 (exact splits) or int8 activations (faster). */
+  activations: QuantActivations;
+  matrices: Map<string, QuantizedMatrix>;
 }
 
 /** @deprecated the GPT-2-era name; any family's checkpoint. */
@@ -28,6 +47,9 @@ export function tensor(ckpt: Checkpoint, name: string): Float32Array {
   if (!t) throw new Error(`checkpoint has no tensor "${name}"`);
   return t.data;
 }
+
+/** The name the quantized LM head [vocab, n_embd] goes by in QuantizedWeights.matrices (K = n_embd, N = vocab). */
+export const QUANTIZED_LM_HEAD = 'lm_head';
 
 /** The LM head matrix [vocab, n_embd]: the token embedding unless the config unties them. */
 export function lmHead(ckpt: Checkpoint): Float32Array {

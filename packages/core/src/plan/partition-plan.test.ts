@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../model/config.ts';
 import { buildModelGraph, chunkRanges } from '../graph/model-graph.ts';
 import { InvalidPlanError } from '../errors.ts';
-import { blockOwner, cloudOnlyPlan, edgeOnlyPlan, halfPlan, layerSplitPlan, ownedChunks, ownedHeads, planFromSpec, planToJson, randomPlan, validatePlan } from './partition-plan.ts';
+import { apiCloudOnlyPlan, blockOwner, cloudOnlyPlan, edgeOnlyPlan, halfPlan, layerSplitPlan, ownedChunks, ownedHeads, planFromSpec, planToJson, randomPlan, validatePlan } from './partition-plan.ts';
 import { schedule, syncPointsPerForward } from '../executor/schedule.ts';
 
 const graph = buildModelGraph(PRESETS.tiny); // 2 layers, 4 heads, 4 chunks of n_inner 150
@@ -92,6 +92,17 @@ describe('plan files: version 2 names its units; version 1 still loads', () => {
       expect(json).toMatchObject({ version: 2, family: g.config.family, attnUnit: g.config.family === 'gpt2' ? 'head' : 'kv-group', attnUnits: g.attnUnits });
       expect(validatePlan(json, g)).toEqual(p);
     }
+  });
+
+  it('API cloud-only: --plan api, its JSON round-trips, and it must keep every layer whole on the cloud', () => {
+    const api = planFromSpec('api', llama);
+    expect(api).toEqual(apiCloudOnlyPlan(llama));
+    expect(api.layers.every((l) => l.cloudHeads.length === llama.attnUnits && l.cloudFfnChunks.length === llama.ffnChunks)).toBe(true);
+    expect(validatePlan(JSON.parse(JSON.stringify(planToJson(api, llama))), llama)).toEqual(api);
+    expect(validatePlan({ ...cloudOnlyPlan(llama), apiCloudOnly: true }, llama).apiCloudOnly).toBe(true);
+    expect(() => validatePlan({ ...halfPlan(llama), apiCloudOnly: true }, llama)).toThrow(/every layer on the cloud; layer 0 keeps part of itself on the edge/);
+    expect(() => validatePlan({ ...cloudOnlyPlan(llama), apiCloudOnly: false }, llama)).toThrow(/malformed/);
+    expect(cloudOnlyPlan(llama).apiCloudOnly).toBeUndefined(); // checkpointed cloud-only is another plan
   });
 
   it('version 1 files load as before; a file for another family or unit is refused by name', () => {

@@ -2,9 +2,11 @@
 // An attention unit is what the model family partitions attention into: one head for GPT-2, one
 // KV group (a KV head with its query heads) for LLaMA. In code the fields keep their first names
 // (`nHead` = units per layer, `cloudHeads` = units on the cloud); plan files of version 2 name
-// them `attnUnits` / `cloudAttnUnits`. Everything else runs on the edge, which also always owns
-// the embeddings, the final norm, the LM head and the residual stream at partition boundaries:
-// token ids never leave the edge.
+// them `attnUnits` / `cloudAttnUnits`. Everything else runs on the edge, which also owns the
+// embeddings, the final norm, the LM head and the residual stream at partition boundaries: token
+// ids never leave the edge. The one exception is the API cloud-only plan (`apiCloudOnly`): every
+// layer and also the embeddings and LM head run on the cloud, the edge sends token ids and gets
+// logits back, as with any LLM API.
 import { z } from 'zod';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
@@ -23,6 +25,12 @@ export interface PartitionPlan {
   nHead: number;
   ffnChunks: number;
   layers: LayerPlacement[];
+  /**
+   * API cloud-only: the embeddings, every layer (all on the cloud in `layers`) and the LM head run
+   * on the cloud. The edge sends token ids and receives logits; it keeps the ids, so that a lost
+   * cloud is rebuilt by sending them again. Token ids leave the edge. Absent: a partition plan.
+   */
+  apiCloudOnly?: true;
 }
 
 export type BlockKind = 'attn' | 'ffn';
@@ -33,6 +41,7 @@ const PlanV1Schema = z.strictObject({
   version: z.literal(1).optional(),
   nHead: z.number().int().positive().optional(),
   ffnChunks: z.number().int().positive().optional(),
+  apiCloudOnly: z.literal(true).optional(),
   layers: z.array(
     z.strictObject({
       cloudHeads: z.array(z.number().int()),
@@ -48,6 +57,7 @@ const PlanV2Schema = z.strictObject({
   attnUnit: z.enum(['head', 'kv-group']).optional(),
   attnUnits: z.number().int().positive().optional(),
   ffnChunks: z.number().int().positive().optional(),
+  apiCloudOnly: z.literal(true).optional(),
   layers: z.array(
     z.strictObject({
       cloudAttnUnits: z.array(z.number().int()),
@@ -77,6 +87,7 @@ function parsePlanJson(input: unknown, graph: ModelGraph): z.infer<typeof PlanV1
     return {
       ...(p.attnUnits !== undefined ? { nHead: p.attnUnits } : {}),
       ...(p.ffnChunks !== undefined ? { ffnChunks: p.ffnChunks } : {}),
+      ...(p.apiCloudOnly ? { apiCloudOnly: true as const } : {}),
       layers: p.layers.map((l) => ({ cloudHeads: l.cloudAttnUnits, cloudFfnChunks: l.cloudFfnChunks })),
     };
   }
@@ -104,7 +115,7 @@ export function validatePlan(input: unknown, graph: ModelGraph): PartitionPlan {
     });
     return sorted;
   };
-  return {
+  const plan: PartitionPlan = {
     nHead,
     ffnChunks: graph.ffnChunks,
     layers: p.layers.map((layer, l) => ({
@@ -112,7 +123,17 @@ export function validatePlan(input: unknown, graph: ModelGraph): PartitionPlan {
       cloudFfnChunks: check(layer.cloudFfnChunks, graph.ffnChunks, 'FFN chunk', l),
     })),
   };
+  if (p.apiCloudOnly) {
+    // the cloud runs whole layers from the ids it is sent: nothing of a layer can stay on the edge
+    const partial = plan.layers.findIndex((l) => l.cloudHeads.length !== nHead || l.cloudFfnChunks.length !== graph.ffnChunks);
+    if (partial >= 0) throw new InvalidPlanError(`an API cloud-only plan runs every layer on the cloud; layer ${partial} keeps part of itself on the edge`);
+    plan.apiCloudOnly = true;
+  }
+  return plan;
 }
+
+/** True for the API cloud-only plan: the edge sends token ids, the cloud runs everything. */
+export const isApiCloudOnly = (plan: PartitionPlan): boolean => plan.apiCloudOnly === true;
 
 /** The JSON form written to plan files (`--plan FILE.json`): version 2, which names its units. */
 export function planToJson(plan: PartitionPlan, graph?: ModelGraph): object {
@@ -121,6 +142,7 @@ export function planToJson(plan: PartitionPlan, graph?: ModelGraph): object {
     ...(graph ? { family: graph.config.family, attnUnit: attnUnitKind(graph) } : {}),
     attnUnits: plan.nHead,
     ffnChunks: plan.ffnChunks,
+    ...(plan.apiCloudOnly ? { apiCloudOnly: true } : {}),
     layers: plan.layers.map((l) => ({ cloudAttnUnits: l.cloudHeads, cloudFfnChunks: l.cloudFfnChunks })),
   };
 }
@@ -140,6 +162,8 @@ function uniform(graph: ModelGraph, cloud: (l: number) => boolean): PartitionPla
 
 export const edgeOnlyPlan = (graph: ModelGraph): PartitionPlan => uniform(graph, () => false);
 export const cloudOnlyPlan = (graph: ModelGraph): PartitionPlan => uniform(graph, () => true);
+/** API cloud-only: token ids up, logits down; the embeddings, every layer and the LM head on the cloud. */
+export const apiCloudOnlyPlan = (graph: ModelGraph): PartitionPlan => ({ ...uniform(graph, () => true), apiCloudOnly: true });
 /** Neurosurgeon-style layer cut: the first k layers on the edge, the rest on the cloud. */
 export const layerSplitPlan = (graph: ModelGraph, k: number): PartitionPlan => uniform(graph, (l) => l >= k);
 
@@ -196,10 +220,11 @@ export function ownedChunks(plan: PartitionPlan, layer: number, side: 'edge' | '
   return side === 'cloud' ? cloud : range(plan.ffnChunks).filter((k) => !cloud.includes(k));
 }
 
-/** Parse the CLI's --plan argument: edge | cloud | half | layers:K | random:SEED (files are read by the caller). */
+/** Parse the CLI's --plan argument: edge | cloud | api | half | layers:K | random:SEED (files are read by the caller). */
 export function planFromSpec(spec: string, graph: ModelGraph): PartitionPlan {
   if (spec === 'edge') return edgeOnlyPlan(graph);
   if (spec === 'cloud') return cloudOnlyPlan(graph);
+  if (spec === 'api') return apiCloudOnlyPlan(graph);
   if (spec === 'half') return halfPlan(graph);
   const m = /^(random|layers):(\d+)$/.exec(spec);
   if (m?.[1] === 'random') return randomPlan(graph, Number(m[2]));
@@ -208,5 +233,5 @@ export function planFromSpec(spec: string, graph: ModelGraph): PartitionPlan {
     if (k > graph.config.nLayer) throw new InvalidPlanError(`layers:${k} exceeds the model's ${graph.config.nLayer} layers`);
     return layerSplitPlan(graph, k);
   }
-  throw new InvalidPlanError(`unknown plan "${spec}" (use edge, cloud, half, layers:K, random:SEED or a .json file)`);
+  throw new InvalidPlanError(`unknown plan "${spec}" (use edge, cloud, api, half, layers:K, random:SEED or a .json file)`);
 }

@@ -3,6 +3,7 @@
 // activations are for GPT-2). Attention itself is written separately in each, on purpose.
 import { ropeInvFreq, type LlamaConfig } from '@splitwise/core';
 import type { GraphBuilder } from '../graph-builder.ts';
+import { linear } from '../linear.ts';
 
 /** What transformers fills masked scores with (torch.finfo(float32).min). */
 export const MASKED = -3.4028234663852886e38;
@@ -21,9 +22,9 @@ export function rmsNorm(b: GraphBuilder, x: string, weight: string, eps: number)
 
 /** SwiGLU through the fed hidden units: down(silu(h @ gate) * (h @ up)), [T, E], no bias. */
 export function swiglu(b: GraphBuilder, h: string, wGate: string, wUp: string, wDown: string): string {
-  const gate = b.op('MatMul', [h, wGate]);
+  const gate = linear(b, h, wGate);
   const act = b.op('Mul', [gate, b.op('Sigmoid', [gate])]); // silu
-  return b.op('MatMul', [b.op('Mul', [act, b.op('MatMul', [h, wUp])]), wDown]);
+  return linear(b, b.op('Mul', [act, linear(b, h, wUp)]), wDown);
 }
 
 /**

@@ -6,13 +6,16 @@
 import { MONOLITHIC_IO, lmHead, requireFamily, type Checkpoint, type LlamaConfig } from '@splitwise/core';
 import { GraphBuilder } from '../graph-builder.ts';
 import { dim } from '../blocks.ts';
+import { linear } from '../linear.ts';
 import { checkMonolithicSize, checkpointInitializers } from '../monolithic-graph.ts';
+import { lmHeadLogits } from '../split-graphs.ts';
 import { MASKED, ropeCosSin, rmsNorm, swiglu } from './blocks.ts';
 
 export function buildLlamaMonolithicGraph(ckpt: Checkpoint<LlamaConfig>): Uint8Array {
   const c = requireFamily(ckpt.config, 'llama', 'buildLlamaMonolithicGraph'), E = c.nEmbd, H = c.nHead, KV = c.nKvHead, hd = c.headDim, half = hd / 2, r = H / KV;
   checkMonolithicSize(ckpt);
   const b = new GraphBuilder(c.modelType), w = checkpointInitializers(b, ckpt);
+  b.int8Activations = ckpt.quantized?.activations === 'int8';
 
   const ids = b.input(MONOLITHIC_IO.inputIds, 'int64', ['T']);
   const past = Array.from({ length: c.nLayer }, (_, l) => ({
@@ -42,7 +45,7 @@ export function buildLlamaMonolithicGraph(ckpt: Checkpoint<LlamaConfig>): Uint8A
     return b.op('Reshape', [b.op('Expand', [b.op('Unsqueeze', [t, b.ints([1])]), shape4]), b.ints([H, -1, hd])]);
   };
   const proj = (x: string, name: string, bias: boolean): string => {
-    const y = b.op('MatMul', [x, w(`${name}.weight`)]);
+    const y = linear(b, x, w(`${name}.weight`));
     return bias ? b.op('Add', [y, w(`${name}.bias`)]) : y;
   };
 
@@ -63,13 +66,15 @@ export function buildLlamaMonolithicGraph(ckpt: Checkpoint<LlamaConfig>): Uint8A
     const probs = b.op('Softmax', [b.op('Where', [allowed, scores, b.float(MASKED)])], { axis: -1 });
     const context = b.op('MatMul', [probs, values]); // [H, T, hd]
     const merged = b.op('Reshape', [b.op('Transpose', [context], { perm: [1, 0, 2] }), b.ints([0, H * hd])]);
-    x = b.op('Add', [x, b.op('MatMul', [merged, w(`${p}self_attn.o_proj.weight`)])]);
+    x = b.op('Add', [x, linear(b, merged, w(`${p}self_attn.o_proj.weight`))]);
     // MLP
     const h2 = rmsNorm(b, x, w(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
     x = b.op('Add', [x, swiglu(b, h2, w(`${p}mlp.gate_proj.weight`), w(`${p}mlp.up_proj.weight`), w(`${p}mlp.down_proj.weight`))]);
   }
   const hf = rmsNorm(b, x, w('norm.weight'), c.rmsNormEps);
-  const head = c.tieWordEmbeddings ? 'embed_tokens.weight' : b.initializer('lm_head.weight', [c.vocabSize, E], lmHead(ckpt));
-  b.output(b.op('Gemm', [hf, head], { transB: 1 }), MONOLITHIC_IO.logits, 'float32', ['T', c.vocabSize]);
+  const logits = ckpt.quantized
+    ? lmHeadLogits(b, ckpt, hf)
+    : b.op('Gemm', [hf, c.tieWordEmbeddings ? 'embed_tokens.weight' : b.initializer('lm_head.weight', [c.vocabSize, E], lmHead(ckpt))], { transB: 1 });
+  b.output(logits, MONOLITHIC_IO.logits, 'float32', ['T', c.vocabSize]);
   return b.toBytes();
 }

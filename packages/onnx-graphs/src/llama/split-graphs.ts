@@ -6,10 +6,11 @@
 // units: w_q [E, u*r*hd] (query head j of the subset belongs to unit floor(j / r)), w_k, w_v
 // [E, u*hd], w_o [u*r*hd, E]; the KV cache is [u, P, hd], keys stored after RoPE. Every call
 // carries the absolute positions (int64 [T]) its rows sit at.
-import { buildModelGraph, familyOf, lmHead, requireFamily, tensor, type Checkpoint, type LlamaConfig, type SplitGraphs, type TensorLike } from '@splitwise/core';
+import { buildModelGraph, familyOf, requireFamily, tensor, type Checkpoint, type LlamaConfig, type SplitGraphs, type SubsetKind, type TensorLike } from '@splitwise/core';
 import { GraphBuilder, type Dim } from '../graph-builder.ts';
 import { dim } from '../blocks.ts';
-import { fromFeeds } from '../split-graphs.ts';
+import { linear } from '../linear.ts';
+import { fromFeeds, lmHeadLogits } from '../split-graphs.ts';
 import { MASKED, ropeCosSin, rmsNorm, swiglu } from './blocks.ts';
 
 /** Where a graph's weights come from: graph inputs (weightless graphs) or initializers. */
@@ -30,7 +31,7 @@ function rope(b: GraphBuilder, c: LlamaConfig, x: string, cos: string, sin: stri
 
 /** h [T, E] @ W (+ bias) -> [T, units, hd] -> [units, T, hd]. */
 function kvHeads(b: GraphBuilder, c: LlamaConfig, h: string, w: string, bias: string | undefined): string {
-  let y = b.op('MatMul', [h, w]);
+  let y = linear(b, h, w);
   if (bias) y = b.op('Add', [y, bias]);
   return b.op('Transpose', [b.op('Reshape', [y, b.ints([0, -1, c.headDim])])], { perm: [1, 0, 2] });
 }
@@ -56,7 +57,7 @@ function attention(b: GraphBuilder, c: LlamaConfig, x: string, positions: string
   const h = rmsNorm(b, x, g, c.rmsNormEps);
   const rot = ropeCosSin(b, c, positions);
   const { k, v } = keysValues(b, c, h, rot, w);
-  let q = b.op('MatMul', [h, wQ]);
+  let q = linear(b, h, wQ);
   if (bQ) q = b.op('Add', [q, bQ]);
   // [T, units*r*hd] -> [T, units, r, hd] -> [units, r, T, hd], rotated, -> [units, r*T, hd] (row i*T + t)
   q = b.op('Transpose', [b.op('Reshape', [q, b.ints([0, -1, r, hd])])], { perm: [1, 2, 0, 3] });
@@ -74,7 +75,7 @@ function attention(b: GraphBuilder, c: LlamaConfig, x: string, positions: string
   const probs = b.op('Softmax', [b.op('Where', [allowed, scores, b.float(MASKED)])], { axis: -1 });
   const context = b.op('Reshape', [b.op('MatMul', [probs, presentV]), b.ints([0, r, -1, hd])]); // [units, r, T, hd]
   const merged = b.op('Reshape', [b.op('Transpose', [context], { perm: [2, 0, 1, 3] }), b.ints([0, -1])]); // [T, units*r*hd]
-  return { y: b.op('MatMul', [merged, wO]), presentK, presentV };
+  return { y: linear(b, merged, wO), presentK, presentV };
 }
 
 /** SwiGLU over the fed hidden units through their rows of down_proj: [T, E]. */
@@ -115,20 +116,32 @@ function ffnGraph(b: GraphBuilder, c: LlamaConfig, w: Weight): void {
   b.output(mlp(b, c, x, w), 'y', 'float32', ['T', c.nEmbd]);
 }
 
+/** The `kv` graph: x [P, E], positions [P] in; the fed units' keys (after RoPE) and values [units, P, hd] out. */
+function kvGraph(b: GraphBuilder, c: LlamaConfig, w: Weight): void {
+  const E = c.nEmbd, hd = c.headDim;
+  const x = b.input('x', 'float32', ['P', E]);
+  const positions = b.input('positions', 'int64', ['P']);
+  const h = rmsNorm(b, x, w('ln_g', [E]), c.rmsNormEps);
+  const { k, v } = keysValues(b, c, h, ropeCosSin(b, c, positions), w);
+  b.output(k, 'k', 'float32', ['units', 'P', hd]);
+  b.output(v, 'v', 'float32', ['units', 'P', hd]);
+}
+
 /**
  * The `attn` or `ffn` graph with one subset's weights as initializers: `weights` are the feeds
  * core's llama WeightBinding gives that graph (attn: ln_g, w_q, w_k, w_v, w_o, and b_q, b_k, b_v
  * with q/k/v biases; ffn: ln_g, w_gate, w_up, w_down). x and positions (+ past_k, past_v) stay
  * inputs. Built once per (layer, subset), on first use.
  */
-export function buildLlamaSubsetGraph(config: LlamaConfig, kind: 'attn' | 'ffn', weights: Readonly<Record<string, TensorLike>>, label: string): Uint8Array {
+export function buildLlamaSubsetGraph(config: LlamaConfig, kind: SubsetKind, weights: Readonly<Record<string, TensorLike>>, label: string, int8Activations = false): Uint8Array {
   const b = new GraphBuilder(label);
-  (kind === 'attn' ? attnGraph : ffnGraph)(b, requireFamily(config, 'llama', 'buildLlamaSubsetGraph'), fromFeeds(b, weights));
+  b.int8Activations = int8Activations;
+  ({ attn: attnGraph, ffn: ffnGraph, kv: kvGraph })[kind](b, requireFamily(config, 'llama', 'buildLlamaSubsetGraph'), fromFeeds(b, weights));
   return b.toBytes();
 }
 
 export function buildLlamaSplitGraphs(config: LlamaConfig): SplitGraphs {
-  const c = requireFamily(config, 'llama', 'buildLlamaSplitGraphs'), E = c.nEmbd, hd = c.headDim;
+  const c = requireFamily(config, 'llama', 'buildLlamaSplitGraphs');
 
   const attn = new GraphBuilder('llama.attn');
   attnGraph(attn, c, asInputs(attn));
@@ -140,15 +153,7 @@ export function buildLlamaSplitGraphs(config: LlamaConfig): SplitGraphs {
   wholeLayer(block, c, asInputs(block));
 
   const kv = new GraphBuilder('llama.kv');
-  {
-    const x = kv.input('x', 'float32', ['P', E]);
-    const positions = kv.input('positions', 'int64', ['P']);
-    const w = asInputs(kv);
-    const h = rmsNorm(kv, x, w('ln_g', [E]), c.rmsNormEps);
-    const { k, v } = keysValues(kv, c, h, ropeCosSin(kv, c, positions), w);
-    kv.output(k, 'k', 'float32', ['units', 'P', hd]);
-    kv.output(v, 'v', 'float32', ['units', 'P', hd]);
-  }
+  kvGraph(kv, c, asInputs(kv));
 
   return { attn: attn.toBytes(), ffn: ffn.toBytes(), block: block.toBytes(), kv: kv.toBytes() };
 }
@@ -159,6 +164,7 @@ export function buildLlamaSplitGraphs(config: LlamaConfig): SplitGraphs {
  */
 export function buildLlamaLayerGraph(ckpt: Checkpoint<LlamaConfig>, l: number): Uint8Array {
   const b = new GraphBuilder(`llama.layer.${l}`), c = requireFamily(ckpt.config, 'llama', 'buildLlamaLayerGraph');
+  b.int8Activations = ckpt.quantized?.activations === 'int8';
   wholeLayer(b, c, fromFeeds(b, familyOf(c).bind(ckpt, buildModelGraph(c)).block(l)));
   return b.toBytes();
 }
@@ -166,9 +172,9 @@ export function buildLlamaLayerGraph(ckpt: Checkpoint<LlamaConfig>, l: number): 
 /** Final RMSNorm + LM head with the head [V, E] as an initializer: x [1, E] -> logits [1, vocab]. */
 export function buildLlamaLmHeadGraph(ckpt: Checkpoint<LlamaConfig>): Uint8Array {
   const c = requireFamily(ckpt.config, 'llama', 'buildLlamaLmHeadGraph'), E = c.nEmbd, b = new GraphBuilder('llama.lm_head');
+  b.int8Activations = ckpt.quantized?.activations === 'int8';
   const x = b.input('x', 'float32', [1, E]);
   const h = rmsNorm(b, x, b.initializer('norm.weight', [E], tensor(ckpt, 'norm.weight')), c.rmsNormEps);
-  const w = b.initializer('lm_head', [c.vocabSize, E], lmHead(ckpt));
-  b.output(b.op('Gemm', [h, w], { transB: 1 }), 'logits', 'float32', [1, c.vocabSize]);
+  b.output(lmHeadLogits(b, ckpt, h), 'logits', 'float32', [1, c.vocabSize]);
   return b.toBytes();
 }
