@@ -20,7 +20,7 @@ import { PRESETS, argmax, buildModelGraph, halfPlan, randomPlan, type Checkpoint
 import { makeRandomModel } from '@splitwise/checkpoint';
 import { gpt2Tokenizer, loadModelFromDir, loadTokenizerFromDir } from '@splitwise/checkpoint/node';
 import { createLocalSplit, createMonolithic } from '@splitwise/runtime-node';
-import { klFromLogits } from '../packages/cli/src/stats.ts';
+import { klFromLogits, logSoftmax } from '../packages/cli/src/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,14 +43,6 @@ const VARIANTS: Variant[] = [
   { name: 'q4 + int8 activations', weights: 'q4', activations: 'int8' },
 ];
 
-const logSoftmax = (z: Float32Array): Float64Array => {
-  let m = -Infinity;
-  for (const v of z) m = Math.max(m, v);
-  let s = 0;
-  for (const v of z) s += Math.exp(v - m);
-  const lse = m + Math.log(s);
-  return Float64Array.from(z, (v) => v - lse);
-};
 
 /** Logits at every position of each text (teacher-forced one token at a time, as decoding runs). */
 async function teacherForced(mono: MonolithicRunner, texts: number[][]): Promise<Float32Array[][]> {

@@ -14,7 +14,7 @@ export function median(xs: readonly number[]): number {
 export const round = (x: number, digits = 2): number | null => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
 /** log softmax in float64. */
-function logSoftmax(l: Float32Array): Float64Array {
+export function logSoftmax(l: Float32Array): Float64Array {
   let m = -Infinity;
   for (const v of l) m = Math.max(m, v);
   let s = 0;

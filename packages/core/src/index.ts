@@ -24,3 +24,4 @@ export * from './executor/monolithic.ts';
 export * from './executor/recovery.ts';
 export * from './util/float16.ts';
 export * from './util/wire-round.ts';
+export * from './util/mulberry32.ts';

@@ -4,20 +4,11 @@
 // float tolerance. For both families, at test sizes and at gpt2-small / smollm-135m widths.
 import { describe, expect, it } from 'vitest';
 import ort from 'onnxruntime-node';
-import { buildModelGraph, expectedTensors, familyOf, PRESETS, type Checkpoint, type Feeds, type ModelConfig, type TensorLike } from '@splitwise/core';
+import { buildModelGraph, expectedTensors, familyOf, PRESETS, type Checkpoint, type Feeds, type ModelConfig, type TensorLike, mulberry32 } from '@splitwise/core';
 import { batchedLayerGraphs, rowValue } from './batched-layer.ts';
 import { graphSource } from './graph-source.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function randomCheckpoint<C extends ModelConfig>(config: C, seed: number): Checkpoint<C> {
   const rand = rng(seed), tensors = new Map<string, { shape: number[]; data: Float32Array }>();

@@ -18,6 +18,7 @@ import { familyOf, headDim, ropeInvFreq, type Checkpoint, type Feeds, type GPT2C
 import { GraphBuilder } from './graph-builder.ts';
 import { activation, causalAttention, layerNorm } from './blocks.ts';
 import { rmsNorm, swiglu } from './llama/blocks.ts';
+import { rope } from './llama/split-graphs.ts'; // the split graphs' rotation, so a batch rotates exactly as they do
 
 /** The per-row inputs and outputs of `core`: name.i for row i. */
 export const rowValue = (name: string, i: number): string => `${name}.${i}`;
@@ -121,15 +122,6 @@ function gpt2Graphs(c: GPT2Config, attn: (l: number) => Feeds, block: (l: number
 }
 
 // --- LLaMA family: w_q [E, nHead*hd], w_k / w_v [E, nKvHead*hd]; a unit is a KV group of r query heads
-
-/** Rotate [..., T, hd] by cos, sin [T, hd/2] (rotate_half, written per half), as the split graphs do. */
-function rope(b: GraphBuilder, c: LlamaConfig, x: string, cos: string, sin: string): string {
-  const half = c.headDim / 2;
-  const [x1, x2] = b.ops('Split', [x, b.ints([half, half])], { axis: -1 }, 2) as [string, string];
-  const lo = b.op('Sub', [b.op('Mul', [x1, cos]), b.op('Mul', [x2, sin])]);
-  const hi = b.op('Add', [b.op('Mul', [x2, cos]), b.op('Mul', [x1, sin])]);
-  return b.op('Concat', [lo, hi], { axis: -1 });
-}
 
 /** h [T, E] @ W (+ bias) -> [units, T, hd], as the split graphs' kvHeads. */
 function unitsOf(b: GraphBuilder, c: LlamaConfig, h: string, w: string, bias: string | undefined): string {

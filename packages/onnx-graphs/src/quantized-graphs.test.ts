@@ -20,6 +20,7 @@ import {
   type ModelConfig,
   type QuantActivations,
   type TensorLike,
+  mulberry32,
 } from '@splitwise/core';
 import { GraphBuilder } from './graph-builder.ts';
 import { linear, quantizedInitializer } from './linear.ts';
@@ -28,16 +29,11 @@ import { buildMonolithicGraph } from './monolithic-graph.ts';
 ortWeb.env.wasm.numThreads = 1;
 ortWeb.env.logLevel = 'error';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+/** Seeded uniform numbers in [-0.5, 0.5). */
+const rng = (seed: number): (() => number) => {
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
+};
 
 type Runtime = 'node' | 'wasm';
 async function run(runtime: Runtime, model: Uint8Array, feeds: Record<string, TensorLike>): Promise<Record<string, Float32Array>> {

@@ -66,7 +66,8 @@ export function decodeCut(graph: ModelGraph, c: number): Decision & { k: number 
   return { k, plan: cutCounts(graph, k), precision: CUT_PRECISIONS[c % CUT_PRECISIONS.length]! };
 }
 
-const dense = (d: Dense, x: Float32Array, act: boolean): Float32Array => {
+/** One dense layer, tanh when `act` (the policies' networks in plain JavaScript). */
+export const denseForward = (d: Dense, x: ArrayLike<number>, act: boolean): Float32Array => {
   const y = new Float32Array(d.outDim);
   for (let o = 0; o < d.outDim; o++) {
     let v = d.b[o]!;
@@ -77,7 +78,7 @@ const dense = (d: Dense, x: Float32Array, act: boolean): Float32Array => {
 };
 
 /** The network in plain JavaScript (the reference for the ONNX graph). */
-export const cutForwardJs = (w: CutPolicyWeights, x: Float32Array): Float32Array => dense(w.out, dense(w.l2, dense(w.l1, x, true), true), false);
+export const cutForwardJs = (w: CutPolicyWeights, x: Float32Array): Float32Array => denseForward(w.out, denseForward(w.l2, denseForward(w.l1, x, true), true), false);
 
 export function buildCutPolicyOnnx(w: CutPolicyWeights): Uint8Array {
   const b = new GraphBuilder('splitwise_cut_policy_v2');

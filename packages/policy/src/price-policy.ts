@@ -26,6 +26,7 @@ import { featureVectorV2, FEATURE_DIM_V2, type DecisionState } from './features.
 import type { Dense } from './network.ts';
 import { apiCandidate, layerSplitCounts, optimumAt, queueStateOf, type Decision, type PlanContext, type Planner } from './planners.ts';
 import { modelFootprint } from './policy-runner.ts';
+import { denseForward } from './cut-policy.ts';
 
 /** The prices of change the selector chooses among (multiples of the switch's cost in J's units). */
 export const PRICE_MULTIPLIERS = [0, 0.5, 1, 2, 4, 16] as const;
@@ -100,18 +101,9 @@ export interface PricePolicyWeights {
   out: Dense;
 }
 
-const dense = (d: Dense, x: ArrayLike<number>, act: boolean): Float32Array => {
-  const y = new Float32Array(d.outDim);
-  for (let o = 0; o < d.outDim; o++) {
-    let v = d.b[o]!;
-    for (let i = 0; i < d.inDim; i++) v += x[i]! * d.w[i * d.outDim + o]!;
-    y[o] = act ? Math.tanh(v) : v;
-  }
-  return y;
-};
 
 /** The network in plain JavaScript (the reference the ONNX graph is tested against). */
-export const priceForwardJs = (w: PricePolicyWeights, x: ArrayLike<number>): Float32Array => dense(w.out, dense(w.l1, x, true), false);
+export const priceForwardJs = (w: PricePolicyWeights, x: ArrayLike<number>): Float32Array => denseForward(w.out, denseForward(w.l1, x, true), false);
 
 export const argmax = (xs: ArrayLike<number>): number => {
   let b = 0;

@@ -11,7 +11,7 @@
 // is again a whole quantized matrix: a side's share is gathered, never re-quantized.
 import { QuantizationError } from '../errors.ts';
 import { QUANT_BLOCK, paddedBlocks, weightBits, type QuantizedPrecision } from '../arch/precision.ts';
-import type { Range } from '../arch/gather.ts';
+import { mergeRanges, type Range } from '../arch/gather.ts';
 import type { TensorLike } from '../executor/runtime.ts';
 
 export interface QuantizedMatrix {
@@ -129,15 +129,6 @@ export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
   return out;
 }
 
-const mergeRanges = (ranges: readonly Range[]): Range[] => {
-  const out: Range[] = [];
-  for (const r of ranges) {
-    const last = out.at(-1);
-    if (last && last.start + last.width === r.start) last.width += r.width;
-    else out.push({ ...r });
-  }
-  return out;
-};
 
 /** Output channels `ranges` of q, in order (q itself when that is all of it). */
 export function gatherQuantizedColumns(q: QuantizedMatrix, ranges: readonly Range[]): QuantizedMatrix {

@@ -8,17 +8,13 @@ import { QUANTIZED_LM_HEAD, lmHead, type Checkpoint } from '../model/checkpoint.
 import { dequantizeMatrix, gatherQuantizedColumns, gatherQuantizedRows, heldBytes, packZeroPoints, quantizedFeeds, quantizeMatrix, readQuantizedFeed } from './matrix.ts';
 import { parseWeightPrecision, projectionSegments, quantizeCheckpoint } from './checkpoint.ts';
 import { familyOf } from '../arch/index.ts';
+import { mulberry32 } from '../util/mulberry32.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+/** Seeded uniform numbers in [-0.5, 0.5). */
+const rng = (seed: number): (() => number) => {
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
+};
 const matrix = (K: number, N: number, seed = 1): Float32Array => {
   const r = rng(seed);
   return Float32Array.from({ length: K * N }, (_, i) => r() * (1 + (i % 7)));

@@ -19,6 +19,7 @@ import {
   type LlamaConfig,
   type ModelConfig,
   type TensorLike,
+  mulberry32,
 } from '@splitwise/core';
 import { buildLayerGraph, buildLmHeadGraph, buildSplitGraphs, graphSource } from '../graph-source.ts';
 import { buildMonolithicGraph } from '../monolithic-graph.ts';
@@ -32,17 +33,7 @@ import { buildLlamaLayerGraph, buildLlamaLmHeadGraph, buildLlamaSplitGraphs } fr
 
 const TOL = 1e-4;
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Every tensor of expectedTensors(config), seeded small uniform values; norm weights around 1. */
 function randomCheckpoint<C extends ModelConfig>(config: C, seed = 1): Checkpoint<C> {

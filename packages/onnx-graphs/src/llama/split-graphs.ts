@@ -21,7 +21,7 @@ const asInputs = (b: GraphBuilder): Weight => (name, dims) => b.input(name, 'flo
  * Rotate [..., T, hd] by angles cos, sin [T, hd/2], HF's rotate_half layout written per half:
  * (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin).
  */
-function rope(b: GraphBuilder, c: LlamaConfig, x: string, cos: string, sin: string): string {
+export function rope(b: GraphBuilder, c: LlamaConfig, x: string, cos: string, sin: string): string {
   const half = c.headDim / 2;
   const [x1, x2] = b.ops('Split', [x, b.ints([half, half])], { axis: -1 }, 2) as [string, string];
   const lo = b.op('Sub', [b.op('Mul', [x1, cos]), b.op('Mul', [x2, sin])]);
