@@ -51,6 +51,7 @@ import { DEFAULT_CONTENTION, DEFAULT_SWITCHING, type DynamicsOptions } from '../
 import { SwitchAwarePlanner } from '../packages/policy/src/planners.ts';
 import { CutPolicyPlanner, CutPolicyRunner } from '../packages/policy/src/cut-policy.ts';
 import { FixedPricePlanner, PricePolicyPlanner, PricePolicyRunner } from '../packages/policy/src/price-policy.ts';
+import { isFp32, parseSideWeights, sideWeightsName, type SideWeights } from '../packages/policy/src/weights.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,6 +93,15 @@ const { values: args } = parseArgs({
     'price-policy': { type: 'string', default: '' },
     /** Cuts the static split tries (comma-separated; default: every cut). */
     'static-cuts': { type: 'string', default: '' },
+    /**
+     * Issue 12: weight precision per side as one more deployment choice, e.g.
+     * fp32/fp32,int8/fp32,q4/fp32,fp32/q4,q4/q4 (edge/cloud). Each listed planner is run with each
+     * pair on the training episodes, the pair with the best mean reward kept (the static split:
+     * jointly with k and wire precision, by its criterion), and the result reported beside fp32.
+     */
+    weights: { type: 'string', default: '' },
+    /** Override the objective's accuracy budget (nats/token; scenario.ts OBJECTIVE has 1e-5), e.g. to see what quantized weights buy when their KL is accepted. */
+    'accuracy-budget': { type: 'string', default: '' },
   },
 });
 const EPISODES = Number(args.episodes), TRAIN_EPISODES = Number(args['train-episodes']), LEN = Number(args['episode-length']);
@@ -283,6 +293,10 @@ const LABEL: Record<string, string> = {
 const SUBJECT = args.subject;
 if (SUBJECT !== 'policy' && SUBJECT !== 'switch-aware' && SUBJECT !== 'price') throw new Error('--subject must be policy, switch-aware or price');
 const HORIZONS = args.horizons.split(',').map(Number);
+const OBJ = args['accuracy-budget'] ? { ...OBJECTIVE, accuracyBudget: Number(args['accuracy-budget']) } : OBJECTIVE;
+if (!(OBJ.accuracyBudget > 0)) throw new Error('--accuracy-budget must be a positive number');
+const WEIGHT_PAIRS: SideWeights[] = args.weights ? args.weights.split(',').map(parseSideWeights) : [];
+if (WEIGHT_PAIRS.length && !WEIGHT_PAIRS.some(isFp32)) WEIGHT_PAIRS.unshift({ edge: 'fp32', cloud: 'fp32' });
 const STATIC_CUTS = args['static-cuts'] ? args['static-cuts'].split(',').map(Number) : undefined;
 /** The switch-aware planner with what the simulator charges (the defaults of dynamics.ts). */
 const switchAware = (h: number, smooth: boolean, load?: DynamicsOptions['contention']): SwitchAwarePlanner => new SwitchAwarePlanner(DEFAULT_SWITCHING, h, smooth, load);
@@ -305,7 +319,7 @@ const burstMean = 1 + (DEFAULT_WORKLOAD.burstFactor - 1) * burstShare;
 
 function regimeConfig(channel: (rng: Rng) => Channel, nominalServiceS: number, load: [number, number], dynamics?: DynamicsOptions, mem = memory): EnvConfig {
   const cfg = envConfig(model, edge, channel, LEN, mem);
-  return { ...cfg, nominalServiceS, workload: { ...DEFAULT_WORKLOAD, loadMin: load[0], loadMax: load[1] }, ...(dynamics ? { dynamics } : {}) };
+  return { ...cfg, objective: OBJ, nominalServiceS, workload: { ...DEFAULT_WORKLOAD, loadMin: load[0], loadMax: load[1] }, ...(dynamics ? { dynamics } : {}) };
 }
 
 /** Per-episode means of a metric. */
@@ -373,9 +387,83 @@ interface Block {
   switchFit?: { chosen: string; tried: Array<{ name: string; meanLatencyS: number }> };
   dynamics?: DynamicsOptions;
   rows: Row[];
+  /** --weights: each planner with its weight precisions fitted on the training episodes, against its fp32 row. */
+  weights?: WeightsRow[];
+}
+interface WeightsRow {
+  label: string;
+  chosen: SideWeights;
+  /** Every pair tried on the training episodes (the static split: its best candidate per pair). */
+  tried: Array<{ weights: string; meanLatencyS: number; meanReward: number; meanAccuracyLoss: number; candidate?: string }>;
+  summary: Summary;
+  fp32: Summary;
+  /** fitted latency / fp32 latency, paired over test episodes; fitted reward - fp32 reward. */
+  latencyRatio: { value: number; lo: number; hi: number };
+  rewardDiff: { value: number; lo: number; hi: number };
 }
 const blocks: Block[] = [];
 const bootSeed = Number(args['bootstrap-seed']);
+
+/**
+ * Issue 12: the weight precision per side as a deployment choice. Each planner runs with every
+ * pair of --weights on the training episodes, and the pair with the best mean reward is kept (the
+ * objective carries the accuracy budget, so quantized weights must pay for their KL); the static
+ * split is refitted with k and wire precision for every pair and keeps its own criterion. The kept
+ * pair is then run on the test episodes and set against the planner's fp32 row.
+ */
+/** Planners that run the memory-exact DP (optimum.ts) at every decision, and the precisions in order of their KL. */
+const EXACT_DP = new Set<Planner>([optimumCounted, fixedPrice, ...(pricePolicy ? [pricePolicy] : [])]);
+const WEIGHT_RANK = { fp32: 0, int8: 1, q4: 2 } as const;
+
+async function fitWeights(trainCfg: EnvConfig, testCfg: EnvConfig, trainSeeds: number[], testSeeds: number[], planners: Planner[], rows: Row[], fp32Logs: Map<string, EpisodeLog[]>): Promise<WeightsRow[]> {
+  const out: WeightsRow[] = [];
+  const withW = (cfg: EnvConfig, w: SideWeights): EnvConfig => ({ ...cfg, model: cfg.model.withWeights(w) });
+  const statics = rows.filter((r) => r.label.startsWith('static'));
+  const fitted: Array<{ label: string; make: (w: SideWeights) => Promise<{ planner: Planner; train: Summary; candidate?: string }>; criterion: 'latency' | 'objective'; fp32: string; exactDp?: boolean }> = [
+    ...planners.map((p) => ({ label: labelOf(p), criterion: 'objective' as const, fp32: p.name, exactDp: EXACT_DP.has(p), make: async (w: SideWeights) => ({ planner: p, train: summarize(await runEpisodes(withW(trainCfg, w), p, trainSeeds)) }) })),
+    ...statics.map((r) => {
+      const criterion = r.label.startsWith('static lat') ? ('latency' as const) : ('objective' as const);
+      return {
+        label: r.label.replace(/ \(.*$/, ''),
+        criterion,
+        fp32: r.planner,
+        make: async (w: SideWeights) => {
+          const cfgW = withW(trainCfg, w);
+          const cands = await StaticLayerSplitPlanner.candidatesOf(cfgW.model, async (p) => summarize(await runEpisodes(cfgW, p, trainSeeds)), STATIC_CUTS);
+          const best = StaticLayerSplitPlanner.pick(cands, criterion);
+          return { planner: best, train: summarize(await runEpisodes(cfgW, best, trainSeeds)), candidate: `k=${best.k} ${best.precision}` };
+        },
+      };
+    }),
+  ];
+  for (const fp of fitted) {
+    const tried: WeightsRow['tried'] = [];
+    let best: { w: SideWeights; planner: Planner; train: Summary } | undefined;
+    for (const w of WEIGHT_PAIRS) {
+      // the exact DP gets slow when the cloud's weights cost more KL per byte than the edge's (optimum.ts): skipped there
+      if (fp.exactDp && WEIGHT_RANK[w.cloud] > WEIGHT_RANK[w.edge]) continue;
+      const { planner, train, candidate } = await fp.make(w);
+      tried.push({ weights: sideWeightsName(w), meanLatencyS: train.meanLatencyS, meanReward: train.meanReward, meanAccuracyLoss: train.meanAccuracyLoss, ...(candidate ? { candidate } : {}) });
+      const better = !best || (fp.criterion === 'latency' ? train.meanLatencyS < best.train.meanLatencyS : train.meanReward > best.train.meanReward);
+      if (better) best = { w, planner, train };
+    }
+    const fp32Log = fp32Logs.get(fp.fp32)!;
+    const testLog = isFp32(best!.w) && best!.planner.name === fp.fp32 ? fp32Log : await runEpisodes(withW(testCfg, best!.w), best!.planner, testSeeds);
+    const a = episodeMeans(testLog, 'latencyS'), b = episodeMeans(fp32Log, 'latencyS');
+    const rw = (l: EpisodeLog[]): number[] => l.map((x) => x.rewards.reduce((s, v) => s + v, 0) / x.rewards.length);
+    out.push({
+      label: fp.label,
+      chosen: best!.w,
+      tried,
+      summary: summarize(testLog),
+      fp32: summarize(fp32Log),
+      latencyRatio: { value: mean(a) / mean(b), ...bootstrap(a, b, bootSeed + 300 + out.length) },
+      rewardDiff: { value: mean(rw(testLog)) - mean(rw(fp32Log)), ...bootstrapDiff(rw(testLog), rw(fp32Log), bootSeed + 400 + out.length) },
+    });
+    console.log(`  weights: ${fp.label.padEnd(24)} ${sideWeightsName(best!.w).padEnd(22)} (training: ${tried.map((t) => `${t.weights} ${t.meanReward.toFixed(2)}`).join('; ')})`);
+  }
+  return out;
+}
 
 for (const fam of selected) {
   const tf = performance.now();
@@ -447,6 +535,7 @@ for (const fam of selected) {
       ...(fam.dynamics ? { dynamics: fam.dynamics } : {}),
       rows,
     });
+    if (WEIGHT_PAIRS.length) blocks.at(-1)!.weights = await fitWeights(trainCfg, testCfg, fam.trainSeeds, fam.testSeeds, [subject, adaptive, optimumCounted, ...fixedPlanners.filter((p) => p !== adaptive && p !== optimumCounted)], rows, logs);
     for (const r of rows) {
       const s = r.summary;
       console.log(
@@ -480,13 +569,13 @@ await learnedRunner?.release();
 // Report
 const f = (v: number, d = 1): string => (Number.isFinite(v) ? (Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(d)) : '–');
 const ci = (c: { lo: number; hi: number }, d = 1): string => `[${f(c.lo, d)}, ${f(c.hi, d)}]`;
-const Ebudget = OBJECTIVE.energyBudgetJ, Abudget = OBJECTIVE.accuracyBudget;
+const Ebudget = OBJ.energyBudgetJ, Abudget = OBJ.accuracyBudget;
 const md: string[] = [];
 const c = graph.config;
 md.push(`# Policy evaluation`, '');
 md.push(`Made by \`npm run eval:policy\` (\`${command}\`) on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} x ${os.cpus()[0]?.model}, in ${((performance.now() - t0) / 1000).toFixed(0)} s.`, '');
 md.push(
-  `Setting: ${args.model} shape (${c.nLayer} layers, ${c.nHead} heads, ${graph.ffnChunks} FFN chunks), free edge memory ${(memory.min / 2 ** 30).toFixed(2)}-${(memory.max / 2 ** 30).toFixed(2)} GiB, edge \`${edge.name}\`, cloud \`${cloud.name}\`. Objective V=${OBJECTIVE.V}, w_e=${OBJECTIVE.wEnergy}, w_a=${OBJECTIVE.wAccuracy}; energy budget ${Ebudget} J/token at full battery (scaled by 0.5 + 0.5 x battery), accuracy budget ${Abudget} nats/token. ${EPISODES} test episodes x ${LEN} requests per family and load (seeds ${testSeeds[0]}..${testSeeds.at(-1)}); the static split is fitted on ${TRAIN_EPISODES} training episodes per family and load (seeds below 500,000 on the Markov channels; the other half of the files on trace families).`,
+  `Setting: ${args.model} shape (${c.nLayer} layers, ${c.nHead} heads, ${graph.ffnChunks} FFN chunks), free edge memory ${(memory.min / 2 ** 30).toFixed(2)}-${(memory.max / 2 ** 30).toFixed(2)} GiB, edge \`${edge.name}\`, cloud \`${cloud.name}\`. Objective V=${OBJ.V}, w_e=${OBJ.wEnergy}, w_a=${OBJ.wAccuracy}; energy budget ${Ebudget} J/token at full battery (scaled by 0.5 + 0.5 x battery), accuracy budget ${Abudget} nats/token. ${EPISODES} test episodes x ${LEN} requests per family and load (seeds ${testSeeds[0]}..${testSeeds.at(-1)}); the static split is fitted on ${TRAIN_EPISODES} training episodes per family and load (seeds below 500,000 on the Markov channels; the other half of the files on trace families).`,
   '',
 );
 md.push(
@@ -551,6 +640,17 @@ if (SUBJECT === 'price') {
     const r = bootstrap(ex.episodeLatency, la.episodeLatency, bootSeed + 888), d = bootstrapDiff(ex.episodeReward, la.episodeReward, bootSeed + 889);
     const wins = ex.episodeLatency.filter((v, i) => v < la.episodeLatency[i]!).length;
     md.push(`| ${b.family} | ${b.load} | ${(mean(ex.episodeLatency) / mean(la.episodeLatency)).toFixed(3)} ${ci(r, 3)} | ${wins}/${ex.episodeLatency.length} | ${(mean(ex.episodeReward) - mean(la.episodeReward)).toFixed(2)} ${ci(d, 2)} | ${f(100 * (b.partLayerShare ?? 0), 0)} % |`);
+  }
+  md.push('');
+}
+
+if (WEIGHT_PAIRS.length) {
+  md.push('## Weight precision per side, fitted per family and load (issue 12)', '');
+  md.push(`Each planner ran with every pair of weight precisions (edge/cloud: ${WEIGHT_PAIRS.map((w) => `${w.edge}/${w.cloud}`).join(', ')}) on the training episodes; the pair with the best mean reward was kept (the static splits: refitted with k and wire precision for every pair, by their own criterion) and run on the test episodes. The cost model prices a pair by the measured decode speed of each side's runtime at that precision (weights.ts: onnxruntime-node int8 0.10x, q4 1.98x fp32; the edge \`${edge.name}\` runs ${edge.runtime.includes('onnxruntime-web') ? 'onnxruntime-web (WASM: int8 0.17x, q4 0.12x)' : 'onnxruntime-node kernels'}), the edge memory at the precision's bytes per weight, and the measured KL of quantized weights (profiles/accuracy-weights.json) in proportion to the weights each side runs. DPP exact and DPP exact+switch skip the pairs whose cloud is more quantized than the edge (J then falls with nearly every byte the edge holds, and the memory-exact DP's frontier grows to tens of thousands of entries: 8–70 s a decision on gpt2-xl; optimum.ts); the other planners try every pair. Ratio: fitted mean latency / the same planner's fp32 mean latency, paired 95 % CI.`, '');
+  md.push('| family | load | planner | weights kept | training mean reward per pair | mean latency s: fp32 → kept | latency ratio [95 % CI] | KL/token: fp32 → kept | reward kept − fp32 [95 % CI] |');
+  md.push('|---|---|---|---|---|---:|---:|---:|---:|');
+  for (const b of blocks) for (const w of b.weights ?? []) {
+    md.push(`| ${b.family} | ${b.load} | ${w.label} | ${sideWeightsName(w.chosen)} | ${w.tried.map((t) => `${t.weights.replace('edge ', '').replace(' · cloud ', '/')} ${t.meanReward.toFixed(2)}${t.candidate ? ` (${t.candidate})` : ''}`).join('; ')} | ${f(w.fp32.meanLatencyS)} → ${f(w.summary.meanLatencyS)} | ${w.latencyRatio.value.toFixed(3)} ${ci(w.latencyRatio, 3)} | ${w.fp32.meanAccuracyLoss.toExponential(1)} → ${w.summary.meanAccuracyLoss.toExponential(1)} | ${w.rewardDiff.value.toFixed(2)} ${ci(w.rewardDiff, 2)} |`);
   }
   md.push('');
 }

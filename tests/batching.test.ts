@@ -1,6 +1,7 @@
 // Continuous batching on the cloud (apps/server/src/batcher.ts), over real sockets: edges with
 // different plans (cloud-only, half, random subsets, layers:k) and wire precisions (fp32, fp16,
-// int8) decoding at once get, token for token and logit for logit (bit for bit), the answers they
+// int8), and sessions whose weights are quantized (int8 / q4 per side, which the cloud serves
+// outside the batches, on the same server), decoding at once get, token for token and logit for logit (bit for bit), the answers they
 // get one at a time from the same server, also across a KV rebuild (resync) and a plan change
 // mid-answer; and the same tokens as a server without batching, logits within 1e-4. A session
 // that drops mid-batch breaks no other, and no session waits more than the fairness bound.
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { argmax, cloudOnlyPlan, type PartitionPlan, type WirePrecision } from '@splitwise/core';
+import { argmax, cloudOnlyPlan, type PartitionPlan, type WeightPrecision, type WirePrecision } from '@splitwise/core';
 import { loadModelFromDir, makeModel, type LoadedGpt2Checkpoint } from '@splitwise/checkpoint/node';
 import { createCloudServer, type CloudServer } from '@splitwise/server';
 import { connectRemoteEdge, type RemoteEdge } from '@splitwise/cli/remote-edge';
@@ -18,6 +19,8 @@ import { maxAbsDiff, tokenIds } from './helpers.ts';
 interface Variant {
   plan: string;
   precision: WirePrecision;
+  /** The edge's weight precision, and the cloud's (absent: fp32 on both, the batched path). */
+  weights?: { edge: WeightPrecision; cloud: WeightPrecision };
   /** Before decode step `at`: a KV rebuild of the cloud from the edge's checkpoint, or a plan change. */
   resyncAt?: number;
   changeAt?: { at: number; plan: string };
@@ -37,6 +40,9 @@ const VARIANTS: Variant[] = [
   { plan: 'layers:1', precision: 'int8', resyncAt: 9 },
   { plan: 'layers:1', precision: 'fp32', changeAt: { at: 7, plan: 'cloud' } },
   { plan: 'random:5', precision: 'int8', changeAt: { at: 5, plan: 'layers:1' } },
+  // quantized weights interleave with the batches: the cloud runs these sessions unbatched
+  { plan: 'half', precision: 'fp32', weights: { edge: 'q4', cloud: 'q4' } },
+  { plan: 'cloud', precision: 'fp16', weights: { edge: 'fp32', cloud: 'int8' }, resyncAt: 4 },
 ];
 const PROMPT = 6, NEW = 20;
 
@@ -57,6 +63,7 @@ async function answer(e: RemoteEdge, v: Variant, prompt: number[]): Promise<Answ
   return { tokens, logits };
 }
 
+const nameOf = (v: Variant): string => `${v.plan} ${v.precision}${v.weights ? ` weights ${v.weights.edge}/${v.weights.cloud}` : ''}`;
 const bitEqual = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
 let root: string;
@@ -65,7 +72,7 @@ let batched: CloudServer;
 let serial: CloudServer;
 
 const edgesOn = (server: CloudServer, variants: Variant[]): Promise<RemoteEdge[]> =>
-  Promise.all(variants.map((v) => connectRemoteEdge({ server: server.url, plan: v.plan, precision: v.precision, probeEveryMs: 0, checkpoint: { ckpt } })));
+  Promise.all(variants.map((v) => connectRemoteEdge({ server: server.url, plan: v.plan, precision: v.precision, probeEveryMs: 0, checkpoint: { ckpt }, ...(v.weights ? { weights: v.weights.edge, cloudWeights: v.weights.cloud } : {}) })));
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'splitwise-batching-'));
@@ -96,7 +103,7 @@ describe('continuous batching on the cloud', () => {
       for (let round = 0; round < 2; round++) {
         const together = await Promise.all(edges.map((e, i) => answer(e, VARIANTS[i]!, promptOf(i))));
         together.forEach((a, i) => {
-          const name = `${VARIANTS[i]!.plan} ${VARIANTS[i]!.precision}`;
+          const name = nameOf(VARIANTS[i]!);
           expect(a.tokens, name).toEqual(alone[i]!.tokens);
           a.logits.forEach((l, t) => expect(bitEqual(l, alone[i]!.logits[t]!), `${name}: logits at step ${t}`).toBe(true));
         });
@@ -112,7 +119,7 @@ describe('continuous batching on the cloud', () => {
       try {
         const unbatched = await Promise.all(plain.map((e, i) => answer(e, VARIANTS[i]!, promptOf(i))));
         const worst = unbatched.map((a, i) => {
-          expect(a.tokens, `${VARIANTS[i]!.plan} ${VARIANTS[i]!.precision}`).toEqual(alone[i]!.tokens);
+          expect(a.tokens, nameOf(VARIANTS[i]!)).toEqual(alone[i]!.tokens);
           return Math.max(...a.logits.map((l, t) => maxAbsDiff(l, alone[i]!.logits[t]!)));
         });
         console.log(`batched vs serial server, max |logit difference| per variant: ${worst.map((w) => w.toExponential(1)).join(', ')}`);

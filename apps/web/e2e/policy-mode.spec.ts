@@ -141,6 +141,25 @@ test('on the shipped LLaMA story model (stories260K: 5 layers, 4 KV groups) the 
   expect(errors).toEqual([]);
 });
 
+test('with quantized weights (?weights=q4&cloudWeights=fp32) the method prices them: the edge keeps the LM head at q4, so its answers carry their KL', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto('/?model=stories260K&plan=policy&max=8&weights=q4&cloudWeights=fp32');
+  await waitReady(page);
+  await waitDecision(page);
+  let s = (await readState(page))!;
+  expect(s.policy!.weights).toBe('edge q4 · cloud fp32');
+  await expect(page.getByTestId('policy-box')).toContainText('weights priced as the page runs them (edge q4 · cloud fp32)');
+  await page.getByRole('textbox', { name: 'Prompt' }).fill('Once upon a time');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const r = await waitRun(page);
+  expect(r.tokens).toHaveLength(8);
+  s = (await readState(page))!;
+  // the story model's measured q4 KL (0.10 with every weight at q4) on the edge's share: the LM head at least
+  expect(s.policy!.lastRequest!.accuracyLoss).toBeGreaterThan(1e-4);
+  expect(s.policy!.lastRequest!.accuracyLoss).toBeLessThanOrEqual(0.101 + 1e-3);
+  expect(errors).toEqual([]);
+});
+
 test('with ?ids=send the method may choose API cloud-only; when it does, the page says that token ids leave the device', async ({ page }) => {
   const errors = collectErrors(page);
   // 1 MB for the model: no layer fits on the edge, so the choice is checkpointed cloud-only (the

@@ -29,6 +29,8 @@ import { ORT_WASM_PATHS } from './ort-assets.ts';
 export interface EdgeApp {
   config: ModelConfig;
   graph: ModelGraph;
+  /** The precision each side holds its weights at (the policy's cost model prices it). */
+  weights: { edge: WeightPrecision; cloud: WeightPrecision };
   tokenizer: ModelTokenizer;
   runtime: WebRuntime;
   sessions: SplitSessions;
@@ -136,5 +138,5 @@ export async function createEdgeApp(files: ModelFiles, o: EdgeOptions): Promise<
   const edge = await EdgeExecutor.create(graph, new SplitWeights(ckpt, graph), sessions, link, plan);
   await edge.runner.warmSubsets(plan, (l) => step(`compiling the edge's part of layer ${l}`));
   const recovering = new RecoveringEdge(edge, { reconnect: () => link.reconnect(), ...(o.onRecovery ? { onEvent: o.onRecovery } : {}) });
-  return { config: ckpt.config, graph, tokenizer, runtime, sessions, link, edge, recovering };
+  return { config: ckpt.config, graph, weights: { edge: weights.edge, cloud: weights.cloud }, tokenizer, runtime, sessions, link, edge, recovering };
 }

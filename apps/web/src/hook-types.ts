@@ -121,6 +121,8 @@ export interface PolicyView {
   /** The method that decides, named as the panel names it. */
   method?: string;
   trainedFor: string;
+  /** The weight precisions the cost model prices (the page's ?weights= and &cloudWeights=), e.g. "edge q4 · cloud fp32". */
+  weights?: string;
   trainedLayers: number;
   modelLayers: number;
   /** The policy was trained for another layer count; its block scores are read by relative depth. */

@@ -34,6 +34,7 @@ import {
   samePlan,
   switchCost,
   allWeightsResident,
+  sideWeightsName,
   type AccuracyTable,
   type DecisionState,
   type DeviceProfile,
@@ -43,6 +44,7 @@ import {
   type SwitchingCostOptions,
 } from '@splitwise/policy';
 import accuracyJson from '../../../packages/policy/profiles/accuracy-gpt2-random.json';
+import weightsAccuracyJson from '../../../packages/policy/profiles/accuracy-weights.json';
 import cloudProfileJson from '../../../packages/policy/profiles/node-epyc-2vcpu.json';
 import rpi5ChromiumJson from '../../../packages/policy/profiles/rpi5-8gb-chromium-wasm.json';
 import type { EdgeApp } from './edge.ts';
@@ -121,13 +123,16 @@ export class PagePolicy {
     private readonly app: EdgeApp,
     private readonly o: PolicyModeOptions,
   ) {
-    const accuracy: AccuracyTable = { klPerResidual: accuracyJson.klPerResidual, klPerPartial: accuracyJson.klPerPartial, source: 'profiles/accuracy-gpt2-random.json' };
-    this.cost = new CostModel(app.graph, EDGE, parseProfile(cloudProfileJson), accuracy);
+    // quantized weights (?weights=): the story model's measured KL for the LLaMA family, the gpt2 shape's for GPT-2
+    const klPerWeights = weightsAccuracyJson.models[app.config.family === 'llama' ? 'stories260K' : 'gpt2-random'].klPerWeights;
+    const accuracy: AccuracyTable = { klPerResidual: accuracyJson.klPerResidual, klPerPartial: accuracyJson.klPerPartial, klPerWeights, source: 'profiles/accuracy-gpt2-random.json, profiles/accuracy-weights.json' };
+    this.cost = new CostModel(app.graph, EDGE, parseProfile(cloudProfileJson), accuracy, {}, app.weights);
     const c = app.graph.config;
     this.view = {
       policy: 'dpp-exact-switching',
       method: o.allowApi ? PAGE_METHOD_SEND_IDS : PAGE_METHOD,
       trainedFor: `not trained: computed per decision in this browser from the cost model (edge ${EDGE.name}, cloud node-epyc-2vcpu) on this page's model, ${c.nLayer} layers, ${app.graph.attnUnits} attention units per layer; a switch is priced in full at the decision that makes it`,
+      weights: sideWeightsName(app.weights),
       trainedLayers: 0,
       modelLayers: c.nLayer,
       mapped: false,

@@ -13,16 +13,22 @@
 //     for both sides on one machine, where an overlapped call's compute serialises;
 //   - edge energy: active power while the edge computes, idle power while it waits, and the radio
 //     (Huang et al.'s P = au*up + ad*down + beta while a request uses the cloud, plus the LTE tail);
-//   - accuracy loss: per quantised tensor that feeds the logits, from a measured table.
+//   - accuracy loss: per quantised tensor that feeds the logits, from a measured table, and for
+//     quantized weights (int8/q4 per side, weights.ts) the measured whole-model KL at that
+//     precision times the share of the quantizable weights each side runs;
+//   - weight precision per side (CostModel.weights, weights.ts): a side's weight-bearing kernels
+//     at the measured speed of its runtime's quantized kernels, and the edge's memory at the bytes
+//     per weight of its precision.
 // The API cloud-only plan (PlanCounts.apiCloudOnly) is priced as the engine runs it: per pass one
 // call, the token ids up (4 bytes each), the cloud's embeddings, every layer and the LM head, and
 // the logits the sampler reads down (LinkCostOptions.apiLogits); no edge compute, no accuracy loss.
 //
 // Everything linear in the past context P is kept as (A + B*P), so a request of g tokens is summed in
 // closed form except for the overlapped calls, which take a max per token.
-import type { ModelGraph, PartitionPlan, WirePrecision } from '@splitwise/core';
+import type { ModelGraph, PartitionPlan, WeightPrecision, WirePrecision } from '@splitwise/core';
 import { familyOf, headDim, TOKEN_ID_BYTES } from '@splitwise/core';
 import { kernelMs, shapeFor, type DeviceProfile, type KernelKind, type RadioModel } from './profile.ts';
+import { atPrecision, FP32_WEIGHTS, weightTimeFactor, type SideWeights } from './weights.ts';
 
 export interface NetworkState {
   rttMs: number;
@@ -46,6 +52,11 @@ export interface RequestShape {
 export interface AccuracyTable {
   klPerResidual: Record<WirePrecision, number>;
   klPerPartial: Record<WirePrecision, number>;
+  /**
+   * Mean KL with every projection and the LM head at a weight precision (fp32 activations),
+   * profiles/accuracy-weights.json. Absent: quantized weights are taken to cost no accuracy.
+   */
+  klPerWeights?: Record<WeightPrecision, number>;
   source: string;
 }
 
@@ -183,12 +194,13 @@ export interface PassModel {
   partialCrossings: number;
 }
 
-/** Kernel times of one side as (A + B*P), for a model's dimensions. */
+/** Kernel times of one side as (A + B*P), for a model's dimensions, with its weights at `weights`. */
 export class KernelCosts {
   private cache = new Map<string, Lin>();
   constructor(
     readonly graph: ModelGraph,
     readonly profile: DeviceProfile,
+    readonly weights: WeightPrecision = 'fp32',
   ) {}
 
   /** ms of `kind` over `n` rows, with `heads` heads / `width` hidden units, as a function of P. */
@@ -197,7 +209,8 @@ export class KernelCosts {
     let v = this.cache.get(key);
     if (!v) {
       const s = (P: number) => shapeFor(this.graph.config, { n, P, heads, width });
-      const t0 = kernelMs(this.profile, kind, s(0)), t1 = kernelMs(this.profile, kind, s(1000));
+      const f = weightTimeFactor(this.profile, kind, this.weights);
+      const t0 = f * kernelMs(this.profile, kind, s(0)), t1 = f * kernelMs(this.profile, kind, s(1000));
       v = lin(t0, (t1 - t0) / 1000);
       this.cache.set(key, v);
     }
@@ -314,6 +327,7 @@ export interface CompiledPlan {
 export class CostModel {
   readonly edgeK: KernelCosts;
   readonly cloudK: KernelCosts;
+  private siblings = new Map<string, CostModel>();
   constructor(
     readonly graph: ModelGraph,
     readonly edge: DeviceProfile,
@@ -321,9 +335,20 @@ export class CostModel {
     readonly accuracy: AccuracyTable = NO_ACCURACY_LOSS,
     /** Per-call overhead and shared cores (off unless given): requestCost prices every pass with them. */
     readonly link: LinkCostOptions = {},
+    /** The precision each side holds its weights at (a deployment choice, weights.ts). */
+    readonly weights: SideWeights = FP32_WEIGHTS,
   ) {
-    this.edgeK = new KernelCosts(graph, edge);
-    this.cloudK = new KernelCosts(graph, cloud);
+    this.edgeK = new KernelCosts(graph, edge, weights.edge);
+    this.cloudK = new KernelCosts(graph, cloud, weights.cloud);
+  }
+
+  /** The same model with the sides' weights at `w` (one instance per precision pair, so kernel caches are kept). */
+  withWeights(w: SideWeights): CostModel {
+    if (w.edge === this.weights.edge && w.cloud === this.weights.cloud) return this;
+    const key = `${w.edge}/${w.cloud}`;
+    let m = this.siblings.get(key);
+    if (!m) this.siblings.set(key, (m = new CostModel(this.graph, this.edge, this.cloud, this.accuracy, this.link, w)));
+    return m;
   }
 
   compile(plan: PartitionPlan | PlanCounts, precision: WirePrecision): CompiledPlan {
@@ -347,35 +372,67 @@ export class CostModel {
     };
   }
 
-  /** Bytes the edge holds for this plan at a context of `ctx` tokens (weights once, KV of edge heads, checkpoint, LM head). */
+  /** Bytes the edge holds for this plan at a context of `ctx` tokens (weights once at the edge's precision, KV of edge heads, checkpoint, LM head). */
   edgeMemoryBytes(counts: PlanCounts, ctx: number): number {
-    return edgeMemoryBytes(this.graph, counts, ctx);
+    return edgeMemoryBytes(this.graph, counts, ctx, this.weights.edge);
   }
 }
 
-/** Bytes the edge must hold that no plan changes: embeddings, LM head graph copy, the partition checkpoint. */
-export function edgeFixedBytes(graph: ModelGraph, ctx: number): number {
+/**
+ * Bytes the edge must hold that no plan changes: embeddings (fp32: a lookup), the LM head graph's
+ * copy at the edge's weight precision, the partition checkpoint.
+ */
+export function edgeFixedBytes(graph: ModelGraph, ctx: number, p: WeightPrecision = 'fp32'): number {
   const c = graph.config;
-  return graph.edgeFixed.weightBytes + c.vocabSize * c.nEmbd * F32 + c.nLayer * ctx * c.nEmbd * F32;
+  return graph.edgeFixed.weightBytes + atPrecision(c.vocabSize * c.nEmbd * F32, p) + c.nLayer * ctx * c.nEmbd * F32;
 }
 
-export const headBytes = (graph: ModelGraph, ctx: number): number => {
+/** Bytes of one attention unit on the edge: its weights at `p` and its KV cache (fp32) for `ctx` tokens. */
+export const headBytes = (graph: ModelGraph, ctx: number, p: WeightPrecision = 'fp32'): number => {
   const h = graph.layers[0]!.heads[0]!.cost;
-  return h.weightBytes + h.kvBytesPerToken * ctx;
+  return atPrecision(h.weightBytes, p) + h.kvBytesPerToken * ctx;
 };
-/** Bytes of `width` hidden units of one layer's FFN (weights and their biases), from the family. */
-export const ffnBytes = (graph: ModelGraph, width: number): number => familyOf(graph.config).ffnChunkCost(graph.config, width).weightBytes;
+/** Bytes of `width` hidden units of one layer's FFN (weights and their biases) at `p`, from the family. */
+export const ffnBytes = (graph: ModelGraph, width: number, p: WeightPrecision = 'fp32'): number =>
+  atPrecision(familyOf(graph.config).ffnChunkCost(graph.config, width).weightBytes, p);
 /** Per-layer bytes every side running a whole layer or a bias needs (norms, biases): charged to the edge. */
 export const layerFixedBytes = (graph: ModelGraph): number => familyOf(graph.config).layerSharedBytes(graph.config);
 
-export function edgeMemoryBytes(graph: ModelGraph, counts: PlanCounts, ctx: number): number {
+export function edgeMemoryBytes(graph: ModelGraph, counts: PlanCounts, ctx: number, p: WeightPrecision = 'fp32'): number {
   if (counts.apiCloudOnly) return ctx * TOKEN_ID_BYTES; // the token ids it keeps, nothing of the model
-  let m = edgeFixedBytes(graph, ctx) + counts.nLayer * layerFixedBytes(graph);
-  const hb = headBytes(graph, ctx);
+  let m = edgeFixedBytes(graph, ctx, p) + counts.nLayer * layerFixedBytes(graph);
+  const hb = headBytes(graph, ctx, p);
   for (let l = 0; l < counts.nLayer; l++) {
-    m += (counts.nHead - counts.cloudHeads[l]!) * hb + ffnBytes(graph, counts.nInner - counts.cloudWidth[l]!);
+    m += (counts.nHead - counts.cloudHeads[l]!) * hb + ffnBytes(graph, counts.nInner - counts.cloudWidth[l]!, p);
   }
   return m;
+}
+
+/**
+ * fp32 bytes of the weights a precision applies to, and how they split: one attention unit, the
+ * whole FFN of a layer, the LM head. KL of quantized weights is charged per byte of these.
+ */
+export function quantizableBytes(graph: ModelGraph): { unit: number; total: number; lmHead: number } {
+  const c = graph.config, unit = graph.layers[0]!.heads[0]!.cost.weightBytes, lmHead = c.vocabSize * c.nEmbd * F32;
+  return { unit, lmHead, total: c.nLayer * (graph.attnUnits * unit + ffnBytes(graph, c.nInner)) + lmHead };
+}
+
+/**
+ * Mean KL per token that the sides' quantized weights cost under a plan: each side's whole-model
+ * KL at its precision (AccuracyTable.klPerWeights) times the share of the quantizable weights it
+ * runs (the LM head on the edge, or on the cloud under API cloud-only). Additive over sub-blocks,
+ * which is how small perturbations combine to first order; at fp32 on both sides it is 0.
+ */
+export function weightsKl(model: CostModel, counts: PlanCounts): number {
+  const kl = model.accuracy.klPerWeights;
+  if (!kl) return 0;
+  const kE = kl[model.weights.edge], kC = kl[model.weights.cloud];
+  if (kE === 0 && kC === 0) return 0;
+  if (counts.apiCloudOnly) return kC;
+  const q = quantizableBytes(model.graph);
+  let cloud = 0;
+  for (let l = 0; l < counts.nLayer; l++) cloud += counts.cloudHeads[l]! * q.unit + ffnBytes(model.graph, counts.cloudWidth[l]!);
+  return (kE * (q.total - cloud) + kC * cloud) / q.total;
 }
 
 export interface EnergyModel {
@@ -492,7 +549,7 @@ export function requestCost(
     syncs: plan.syncsPerPass * passes,
     energyJ,
     radioJ,
-    accuracyLoss: accuracyLoss(model.accuracy, plan.decode, plan.precision),
+    accuracyLoss: accuracyLoss(model.accuracy, plan.decode, plan.precision) + weightsKl(model, plan.counts),
   };
 }
 

@@ -22,6 +22,7 @@
 // so the edge sees it (with noise) in DecisionState.cloud.
 import type { WirePrecision } from '@splitwise/core';
 import { CostModel, ffnBytes, type EnergyModel, type NetworkState, type PlanCounts } from './cost-model.ts';
+import { atPrecision } from './weights.ts';
 import type { DecisionState } from './features.ts';
 import type { DeviceProfile } from './profile.ts';
 import { KERNEL_KINDS } from './profile.ts';
@@ -113,7 +114,7 @@ export function contendedModel(model: CostModel, factor: number): CostModel {
   if (!m) scaled.set(model, (m = new Map()));
   let c = m.get(f);
   if (!c) {
-    c = new CostModel(model.graph, model.edge, scaleProfile(model.cloud, f), model.accuracy, model.link);
+    c = new CostModel(model.graph, model.edge, scaleProfile(model.cloud, f), model.accuracy, model.link, model.weights);
     m.set(f, c);
     if (m.size > 400) m.delete(m.keys().next().value!);
   }
@@ -165,10 +166,11 @@ export function switchCost(
     const dh = to.counts.cloudHeads[l]! - from.cloudHeads[l]!, dw = to.counts.cloudWidth[l]! - from.cloudWidth[l]!;
     if (dh === 0 && dw === 0) continue;
     layers++;
-    if (dh < 0) edgeBytes += -dh * unit;
-    else cloudBytes += dh * unit;
-    if (dw < 0) edgeBytes += ffnBytes(g, -dw);
-    else cloudBytes += ffnBytes(g, dw);
+    // weights move at the precision of the side that takes them
+    if (dh < 0) edgeBytes += atPrecision(-dh * unit, model.weights.edge);
+    else cloudBytes += atPrecision(dh * unit, model.weights.cloud);
+    if (dw < 0) edgeBytes += ffnBytes(g, -dw, model.weights.edge);
+    else cloudBytes += ffnBytes(g, dw, model.weights.cloud);
     if (rows > 0 && dh > 0) {
       upRows += rows;
       cloudRecompute += model.cloudK.of('attn', rows, dh).a * cloudFactor;

@@ -24,3 +24,4 @@ export * from './cut-policy.ts';
 export * from './svg-plot.ts';
 export { Rng } from './rng.ts';
 export * from './price-policy.ts';
+export * from './weights.ts';

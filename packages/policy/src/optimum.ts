@@ -19,15 +19,22 @@
 // split's J). Nothing is rounded, so no plan that fits is lost (an earlier version rounded memory
 // into at most 1500 units and could miss fitting plans). The radio's high-power floor (beta x latency) and the LTE tail apply only
 // when the cloud is used, so the all-edge plan is evaluated on its own and compared.
+// Quantized weights (CostModel.weights) add a KL price per byte each side runs; it is additive, so
+// every option carries its own and the DP stays exact. Its cost: when the cloud's weights cost more
+// per byte than the edge's (a cloud more quantized than the edge), J falls with nearly every byte
+// the edge holds, nearly every distinct memory sum is on the frontier, and a memory-bound decision
+// on gpt2-xl took 8-70 s (frontier of 6,000-34,000 entries). A Lagrangian bound (a price per byte
+// found by bisection) was tried: it lifted the lower bound from 2 % to 99 % of the optimum and still
+// pruned nothing, since the near-ties lie inside the remaining gap.
 import type { ModelGraph, PartitionPlan, WirePrecision } from '@splitwise/core';
 import { WIRE_PRECISIONS } from '@splitwise/core';
 import {
   edgeFixedBytes,
-  edgeMemoryBytes,
   expectedTailJ,
   ffnBytes,
   headBytes,
   layerFixedBytes,
+  quantizableBytes,
   type CostModel,
   type EnergyModel,
   type NetworkState,
@@ -110,6 +117,8 @@ interface Opt {
   cloudFull: number; // cloud block (not fused) incl. cloud combine
   alone: number; // mixed block opening its own call (all of the call's cost)
   last: number; // mixed block ending an open call (cloud share, partial row, edge share after, combine, accuracy)
+  /** J of the option's quantized weights (where its bytes run), whatever its role; absent: 0. */
+  wq?: number;
 }
 
 /**
@@ -128,7 +137,8 @@ export function exactOptimum(
 ): OptimumResult {
   const graph = model.graph, c = graph.config, L = c.nLayer, H = graph.attnUnits, W = c.nInner;
   const ctx = req.prompt + req.gen;
-  const fixed = edgeFixedBytes(graph, ctx) + L * layerFixedBytes(graph);
+  const pe = model.weights.edge; // the edge's weight precision: its memory per unit and chunk
+  const fixed = edgeFixedBytes(graph, ctx, pe) + L * layerFixedBytes(graph);
   const g = req.gen, n0 = req.prompt;
   const sumP = (g - 1) * n0 + ((g - 1) * (g - 2)) / 2;
   const rowsTot = n0 + (g - 1); // rows per pass summed over passes
@@ -155,7 +165,7 @@ export function exactOptimum(
 
   const edgeOnlyEval = (): { J: number; feasible: boolean } => {
     const counts = edgeOnlyCounts(graph);
-    const feasible = edgeMemoryBytes(graph, counts, ctx) <= memoryBytes;
+    const feasible = model.edgeMemoryBytes(counts, ctx) <= memoryBytes;
     return { J: evaluateObjective(model, model.compile(counts, 'fp32'), req, net, energy, o, s).J, feasible };
   };
 
@@ -163,6 +173,20 @@ export function exactOptimum(
   const kLat = kLatCloud;
   const eJ = (ms: number): number => (kLat + kEdge) * ms; // edge compute adds latency and active energy
   const rJ = (ms: number): number => kLat * ms; // remote time adds latency only
+
+  // Quantized weights' accuracy (cost-model weightsKl): J per fp32 byte a side runs, exact per
+  // option since it is additive over sub-blocks; 0 at fp32 on both sides.
+  const qb = quantizableBytes(graph), klw = acc.klPerWeights;
+  const wq = {
+    unit: qb.unit,
+    lmHead: qb.lmHead,
+    edge: klw ? (cA * klw[model.weights.edge]) / qb.total : 0,
+    cloud: klw ? (cA * klw[model.weights.cloud]) / qb.total : 0,
+  };
+  const withWq = (op: Opt, edgeBytes: number, cloudBytes: number): Opt => {
+    const add = wq.edge * edgeBytes + wq.cloud * cloudBytes;
+    return add === 0 ? op : { ...op, wq: add };
+  };
 
   function optionTables(p: WirePrecision): { attn: Opt[]; ffn: Opt[]; callOpen: number; downRow: number; close: number; edgeLayer: number; cloudLayer: number; edgeAttnFull: number; cloudAttnFull: number; constJ: number } {
     const rowBytes = graph.wireBytesPerToken[p];
@@ -194,10 +218,10 @@ export function exactOptimum(
       }
       return { cloud, owner, mem, edgeFull: eJ(edgeShare) + edgeComb, cloudFull: rJ(cloudShare) + cloudComb, alone, last };
     };
-    const hb = headBytes(graph, ctx);
+    const hb = headBytes(graph, ctx, pe);
     return {
-      attn: Array.from({ length: H + 1 }, (_, h) => mk('attn', h, H, (H - h) * hb)),
-      ffn: fOpts.map((f) => mk('ffn', f.width, W, ffnBytes(graph, W - f.width))),
+      attn: Array.from({ length: H + 1 }, (_, h) => withWq(mk('attn', h, H, (H - h) * hb), wq.unit * (H - h), wq.unit * h)),
+      ffn: fOpts.map((f) => withWq(mk('ffn', f.width, W, ffnBytes(graph, W - f.width, pe)), ffnBytes(graph, W - f.width), ffnBytes(graph, f.width))),
       callOpen,
       downRow,
       close: kr,
@@ -205,7 +229,7 @@ export function exactOptimum(
       cloudLayer: rJ(tot('cloud', 'layer')),
       edgeAttnFull: eJ(tot('edge', 'attn')) + edgeComb,
       cloudAttnFull: rJ(tot('cloud', 'attn')) + cloudComb,
-      constJ: eJ(tot('edge', 'lmHead')),
+      constJ: eJ(tot('edge', 'lmHead')) + wq.edge * wq.lmHead,
     };
   }
 
@@ -213,6 +237,11 @@ export function exactOptimum(
   // state after and what the step adds to J. Attention blocks start in S0 or S2 only.
   type Tables = ReturnType<typeof optionTables>;
   const step = (t: Tables, isAttn: boolean, st: number, op: Opt): [number, number] => {
+    const r = placement(t, isAttn, st, op);
+    if (op.wq) r[1] += op.wq;
+    return r;
+  };
+  const placement = (t: Tables, isAttn: boolean, st: number, op: Opt): [number, number] => {
     if (isAttn) {
       if (st === 0) return op.owner === 'edge' ? [1, 0] : op.owner === 'cloud' ? [3, t.callOpen] : [0, op.alone];
       return op.owner === 'edge' ? [1, t.close] : op.owner === 'cloud' ? [3, t.downRow] : [0, op.last];
@@ -254,7 +283,7 @@ export function exactOptimum(
   }
 
   const budget = memoryBytes - fixed;
-  const hb = headBytes(graph, ctx), layerBytes = H * hb + ffnBytes(graph, W);
+  const hb = headBytes(graph, ctx, pe), layerBytes = H * hb + ffnBytes(graph, W, pe);
   let frontierPeak = 0;
 
   /**
@@ -373,7 +402,7 @@ export function exactOptimum(
   for (const p of precisions) {
     // unconstrained first: if it fits, it is the optimum
     let r = solve(p, false);
-    if (r && edgeMemoryBytes(graph, r.counts, ctx) > memoryBytes) {
+    if (r && model.edgeMemoryBytes(r.counts, ctx) > memoryBytes) {
       r = solve(p, true);
       memoryBound = true;
     }

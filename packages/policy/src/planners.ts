@@ -21,7 +21,7 @@
 import type { WirePrecision } from '@splitwise/core';
 import { WIRE_PRECISIONS } from '@splitwise/core';
 import { decodeAction, type PolicyAction, type PolicyOutputs } from './action.ts';
-import { apiCloudOnlyCounts, edgeMemoryBytes, requestCost, type CostModel, type EnergyModel, type NetworkState, type PlanCounts, type RequestShape } from './cost-model.ts';
+import { apiCloudOnlyCounts, requestCost, type CostModel, type EnergyModel, type NetworkState, type PlanCounts, type RequestShape } from './cost-model.ts';
 import type { DecisionState } from './features.ts';
 import { evaluateObjective, objectiveCoefficients, type ObjectiveConfig, type QueueState } from './objective.ts';
 import { allWeightsResident, contendedModel, expectedSlowdown, modelFor, switchCost, type ContentionOptions, type SwitchingCostOptions } from './dynamics.ts';
@@ -69,7 +69,7 @@ export function layerSplitCounts(model: CostModel, k: number): PlanCounts {
 }
 
 const fits = (model: CostModel, plan: PlanCounts, s: DecisionState): boolean =>
-  edgeMemoryBytes(model.graph, plan, s.request.prompt + s.request.gen) <= s.memoryFreeBytes;
+  model.edgeMemoryBytes(plan, s.request.prompt + s.request.gen) <= s.memoryFreeBytes;
 
 /** The largest k <= kMax whose layer split fits the edge memory (0 = cloud-only). */
 function fittingCut(model: CostModel, kMax: number, s: DecisionState): number {

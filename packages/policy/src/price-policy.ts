@@ -20,7 +20,7 @@ import type { RuntimeAdapter, RuntimeSession, WirePrecision } from '@splitwise/c
 import { WIRE_PRECISIONS, f32 } from '@splitwise/core';
 import { GraphBuilder } from '@splitwise/onnx-graphs';
 import { evaluateObjective, objectiveCoefficients } from './objective.ts';
-import { edgeMemoryBytes, type PlanCounts } from './cost-model.ts';
+import type { PlanCounts } from './cost-model.ts';
 import { allWeightsResident, modelFor, switchCost, type SwitchingCostOptions } from './dynamics.ts';
 import { featureVectorV2, FEATURE_DIM_V2, type DecisionState } from './features.ts';
 import type { Dense } from './network.ts';
@@ -48,7 +48,7 @@ export function pricedDecision(s: DecisionState, ctx: PlanContext, mu: number, s
   const { cL, cE } = objectiveCoefficients(objective, q, s.request.gen);
   const ctxRows = s.request.prompt + s.request.gen;
   const resident = allWeightsResident(ctx.model, s.memoryFreeBytes, ctxRows);
-  const fits = (plan: PlanCounts): boolean => edgeMemoryBytes(model.graph, plan, ctxRows) <= s.memoryFreeBytes;
+  const fits = (plan: PlanCounts): boolean => model.edgeMemoryBytes(plan, ctxRows) <= s.memoryFreeBytes;
   const swJ = (plan: PlanCounts, p: WirePrecision): number => {
     if (!switching || !s.current || mu === 0) return 0;
     const sw = switchCost(ctx.model, s.current.counts, { counts: plan, precision: p }, switching, net, energy, s.kvRows ?? 0, resident, s.cloud?.slowdown ?? 1);

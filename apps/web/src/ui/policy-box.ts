@@ -34,7 +34,7 @@ export class PolicyBox {
       this.head,
       v.error ??
         (v.method
-          ? `${v.method}. Decided in this browser: ${v.trainedFor}.`
+          ? `${v.method}. Decided in this browser: ${v.trainedFor}${v.weights ? `; weights priced as the page runs them (${v.weights})` : ''}.`
           : `Policy ${v.policy} (ONNX, decided in this browser). Trained for ${v.trainedFor}${v.mapped ? `; its ${v.trainedLayers} layers' block scores are read by depth for this ${v.modelLayers}-layer model` : ''}.`),
     );
     const d = v.last;

@@ -9,7 +9,6 @@
 import type { WirePrecision } from '@splitwise/core';
 import {
   CostModel,
-  edgeMemoryBytes,
   requestCost,
   type EnergyModel,
   type NetworkState,
@@ -275,7 +274,7 @@ export class SplitwiseEnv {
     const energy = this.energyModel();
     const compiled = model.compile(plan, precision);
     const ctx = head.req.prompt + head.req.gen;
-    const memoryOk = edgeMemoryBytes(this.graph, plan, ctx) <= this.memory;
+    const memoryOk = model.edgeMemoryBytes(plan, ctx) <= this.memory;
     const start = this.t;
     const dyn = this.cfg.dynamics, load = this.load;
     // the plan change first (weights move; between requests no KV is carried over), then the request

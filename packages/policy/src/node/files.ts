@@ -16,7 +16,14 @@ export function loadAccuracy(): AccuracyTable {
     klPerPartial: AccuracyTable['klPerPartial'];
     command: string;
   };
-  return { klPerResidual: j.klPerResidual, klPerPartial: j.klPerPartial, source: `profiles/accuracy-gpt2-random.json (${j.command})` };
+  // quantized weights: the same model's figures (gpt2-small shape, random weights), from measure:quant
+  const w = JSON.parse(readFileSync(here('../../profiles/accuracy-weights.json'), 'utf8')) as { command: string; models: Record<string, { klPerWeights: AccuracyTable['klPerWeights'] }> };
+  return {
+    klPerResidual: j.klPerResidual,
+    klPerPartial: j.klPerPartial,
+    klPerWeights: w.models['gpt2-random']!.klPerWeights,
+    source: `profiles/accuracy-gpt2-random.json (${j.command}); profiles/accuracy-weights.json (${w.command})`,
+  };
 }
 
 /** A committed link-overhead profile (profiles/link-overhead-node.json unless named). */
