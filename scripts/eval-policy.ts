@@ -34,7 +34,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { OrtNodeRuntime } from '@splitwise/runtime-node';
 import { PRESETS } from '@splitwise/core';
-import { runEpisodes, summarize, percentile, type EpisodeLog, type Summary } from '../packages/policy/src/evaluate.ts';
+import { bootstrap, bootstrapDiff, runEpisodes, summarize, percentile, type EpisodeLog, type Summary } from '../packages/policy/src/evaluate.ts';
 import { readTrace, TraceChannel, type TraceSample } from '../packages/policy/src/env/channel.ts';
 import { AdaptiveLayerSplitPlanner, ApiCloudOnlyPlanner, CloudOnlyPlanner, EdgeOnlyPlanner, OptimumPlanner, PolicyPlanner, StaticLayerSplitPlanner, layerSplitCounts, type Planner } from '../packages/policy/src/planners.ts';
 import { PolicyRunner, modelFootprint } from '../packages/policy/src/policy-runner.ts';
@@ -325,35 +325,6 @@ function regimeConfig(channel: (rng: Rng) => Channel, nominalServiceS: number, l
 /** Per-episode means of a metric. */
 const episodeMeans = (logs: EpisodeLog[], k: 'latencyS' | 'serviceS'): number[] => logs.map((l) => l.infos.reduce((a, i) => a + i[k], 0) / l.infos.length);
 const mean = (xs: number[]): number => xs.reduce((a, v) => a + v, 0) / xs.length;
-
-/** Paired bootstrap 95 % interval of mean(a - b) (episodes resampled together). */
-function bootstrapDiff(a: number[], b: number[], seed: number, B = 2000): { lo: number; hi: number } {
-  const rng = new Rng(seed), n = a.length, stats: number[] = [];
-  for (let r = 0; r < B; r++) {
-    let d = 0;
-    for (let i = 0; i < n; i++) {
-      const j = Math.floor(rng.next() * n);
-      d += a[j]! - b[j]!;
-    }
-    stats.push(d / n);
-  }
-  return { lo: percentile(stats, 0.025), hi: percentile(stats, 0.975) };
-}
-
-/** Bootstrap 95 % interval of mean(a) and, paired, of mean(a) / mean(b) (episodes resampled together). */
-function bootstrap(a: number[], b: number[] | undefined, seed: number, B = 2000): { lo: number; hi: number } {
-  const rng = new Rng(seed), n = a.length, stats: number[] = [];
-  for (let r = 0; r < B; r++) {
-    let sa = 0, sb = 0;
-    for (let i = 0; i < n; i++) {
-      const j = Math.floor(rng.next() * n);
-      sa += a[j]!;
-      if (b) sb += b[j]!;
-    }
-    stats.push(b ? sa / sb : sa / n);
-  }
-  return { lo: percentile(stats, 0.025), hi: percentile(stats, 0.975) };
-}
 
 interface Row {
   planner: string;

@@ -14,6 +14,7 @@ import { Connection } from './connection.ts';
 import { MODEL_ID, ModelHost, ModelHosts } from './model-host.ts';
 import { resolveOptions, type CloudServerOptions } from './options.ts';
 import { originPolicy } from './origin.ts';
+import { LoadMeter } from './load-meter.ts';
 import { attachSockets } from './sockets.ts';
 import { StatsBook, type ServerStats } from './stats.ts';
 
@@ -50,8 +51,11 @@ export async function createCloudServer(options: CloudServerOptions): Promise<Cl
   const models = await loadModels(opts), model = models.default;
   const connections = new Map<string, Connection>();
   const book = new StatsBook();
+  const load = new LoadMeter();
   const stats = (): ServerStats => ({
     ...book.snapshot(connections.values()),
+    // how busy the cloud has been over the last window (what probes report, for no session in particular)
+    load: load.report(),
     // the continuous batcher's figures, per model (absent with batching off)
     batching: Object.fromEntries(models.list.flatMap((m) => (m.batchStats() ? [[m.id, m.batchStats()!]] : []))),
   });
@@ -131,7 +135,7 @@ export async function createCloudServer(options: CloudServerOptions): Promise<Cl
     ioByAddress.add(addr);
     conn.once('close', () => ioByAddress.remove(addr));
   });
-  attachSockets(io, { models, opts, log, stats: book, connections, addressOf, exempt, authFailures });
+  attachSockets(io, { models, opts, log, stats: book, connections, addressOf, exempt, authFailures, load });
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
-import type { CloudRequest } from '@splitwise/core';
+import type { CloudReply, CloudRequest } from '@splitwise/core';
 import {
   modelDescriptor,
   HelloSchema,
@@ -27,6 +27,7 @@ import type { AuthFailures } from './client-address.ts';
 import { binaryBytes, Connection } from './connection.ts';
 import { errorReply, wireErrorOf } from './errors.ts';
 import type { ModelHosts } from './model-host.ts';
+import type { LoadMeter } from './load-meter.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { StatsBook } from './stats.ts';
 import { precheckDtypes } from './tensor-precheck.ts';
@@ -45,6 +46,8 @@ export interface SocketContext {
   exempt: ReadonlySet<string>;
   /** Failed access-token attempts by address. */
   authFailures: AuthFailures;
+  /** How busy the cloud has been lately; every probe's reply reports it. */
+  load: LoadMeter;
 }
 
 /**
@@ -224,7 +227,7 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
     try {
       // answered at once, outside the request queue: the RTT must not include queued compute
       const p = parse(ProbeSchema, m.msg, 'probe');
-      m.ack({ t: p.t, serverTime: Date.now() } satisfies ProbeReply);
+      m.ack({ t: p.t, serverTime: Date.now(), load: ctx.load.report(conn.session) } satisfies ProbeReply);
     } catch (e) {
       answerError(m.ack, e, 'probe', 'reply');
     }
@@ -263,7 +266,13 @@ async function handleCloud(conn: Connection, msg: unknown, ctx: SocketContext): 
   checkContext(req, model.graph.config.nPositions);
   const inBytes = binaryBytes(msg);
   const t0 = performance.now();
-  const reply = await conn.executor.handle(req);
+  const done = ctx.load.begin(session);
+  let reply: CloudReply;
+  try {
+    reply = await conn.executor.handle(req);
+  } finally {
+    done();
+  }
   const wire = replyToWire(reply, precision, E, performance.now() - t0);
   const outBytes = binaryBytes(wire);
   conn.bytesIn += inBytes;

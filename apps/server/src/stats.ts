@@ -2,6 +2,7 @@
 import { WORKER_ID } from './worker-id.ts';
 import { summarizePlan, type Connection, type PlanSummary } from './connection.ts';
 import type { BatcherStats } from './batcher.ts';
+import type { CloudLoadReport } from '@splitwise/protocol';
 
 export interface SessionStats {
   session: string;
@@ -42,6 +43,8 @@ export interface ServerStats {
   rssBytes: number;
   /** The continuous batcher's figures by model id (models without batching are absent). */
   batching?: Record<string, BatcherStats>;
+  /** Share of the last window with cloud requests in hand (`others` = `all` here: no session asks). */
+  load?: CloudLoadReport;
 }
 
 export class StatsBook {

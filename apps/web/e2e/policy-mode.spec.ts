@@ -50,10 +50,15 @@ test('the named method decides in the browser before each request, and the page 
     expect(first.edgeLayers).toBeGreaterThanOrEqual(0);
     expect(first.edgeLayers).toBeLessThanOrEqual(2);
     expect(first.switched).toBe(false); // nothing was in place before the first decision
+    // the server reports its load in every probe's reply, and the method prices it
+    expect(first.seen.cloudLoad).toBeGreaterThanOrEqual(0);
+    expect(first.seen.cloudLoad).toBeLessThanOrEqual(0.95);
+    expect(first.seen.cloudSlowdown).toBeCloseTo(1 / (1 - first.seen.cloudLoad!), 9);
     expect(s.precision).toBe(first.precision);
     await expect(page.getByRole('radio', { name: 'Policy' })).toHaveAttribute('aria-checked', 'true');
     await expect(page.getByTestId('policy-box')).toContainText('Chose');
     await expect(page.getByTestId('policy-box')).toContainText('RTT');
+    await expect(page.getByTestId('policy-box')).toContainText('cloud load');
     await expect(page.getByTestId('policy-box')).toContainText('Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs');
     expect(first.api).toBe(false);
     await expect(page.locator('[data-notice="token-ids-leave"]')).toBeHidden();

@@ -318,7 +318,9 @@ export class SplitwiseApp {
         // plan applies from the token after the decision lands
         const moved = this.choice?.preset === 'policy' ? this.policy?.moved() : undefined;
         if (moved) {
-          const what = `the network moved mid-answer: ${netText(moved.from)} → ${netText(moved.to)}`;
+          const what = moved.cloud
+            ? `the cloud's load moved mid-answer: ${Math.round(moved.cloud.from * 100)}% → ${Math.round(moved.cloud.to * 100)}% from other sessions`
+            : `the network moved mid-answer: ${netText(moved.from)} → ${netText(moved.to)}`;
           void this.decide(what, { prompt: edge.length, gen: Math.max(1, sampling.maxNewTokens - result.tokens.length) });
         }
         if (this.stopRequested) {

@@ -89,6 +89,9 @@ export interface PolicySeen {
   memoryFreeMB: number;
   battery: number;
   radio: 'wifi' | 'lte';
+  /** The cloud's load from other sessions (rho) and the slowdown priced, as the server last reported; absent before a report (or from an older server). */
+  cloudLoad?: number;
+  cloudSlowdown?: number;
 }
 
 export interface PolicyDecisionView {

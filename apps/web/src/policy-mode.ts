@@ -8,19 +8,24 @@
 // computed in this browser from the same cost model the evaluation uses, on the page's own model
 // graph (GPT-2 or LLaMA family, read by buildModelGraph). API cloud-only sends token ids to the
 // server, so the method considers it only when the person allows it (?ids=send), and the page then
-// says so; by default token ids stay on this device. It decides before each request, and
-// again between tokens when the measured bandwidth or RTT moves by more than a threshold. What it sees:
+// says so; by default token ids stay on this device. It decides before each request, and again
+// between tokens when the measured bandwidth, RTT or cloud load moves by more than a threshold.
+// What it sees:
 //   - the socket link's NetworkEstimator (RTT from probes; bandwidth from real transfers, and a
 //     timed upload probe when no tensor has crossed lately) and its last 8 one-second samples;
 //   - this page's request queue (one request at a time, so Q = 1) and its arrival rate;
 //   - the energy and accuracy virtual queues of the drift-plus-penalty objective, kept here: after
 //     each request they move by the cost model's estimate of what that request used;
 //   - the request (prompt length, tokens asked for), the memory the browser reports, the battery;
-//   - the plan in place and, mid-answer, the rows already in the KV cache (what a switch rebuilds).
+//   - the plan in place and, mid-answer, the rows already in the KV cache (what a switch rebuilds);
+//   - the cloud's load from other sessions, as the server reports it in every probe's reply (the
+//     last 8): the cloud is priced 1 / (1 - load) times slower, as the evaluation prices contention,
+//     and a move of the slowdown past the threshold mid-answer is a reason to decide again.
 // Nothing here touches the DOM; the split card draws `view`.
 import { syncPointsPerForward, type PartitionPlan, type WirePrecision } from '@splitwise/core';
 import {
   CostModel,
+  DEFAULT_CONTENTION,
   DEFAULT_SWITCHING,
   OBJECTIVE,
   pricedDecision,
@@ -88,6 +93,8 @@ export interface PolicyModeOptions {
 
 const GiB = 2 ** 30;
 const HISTORY = 8;
+/** The highest load the policy prices (the simulator's cap, dynamics.ts DEFAULT_CONTENTION.maxLoad): a slowdown of at most 20x. */
+const MAX_CLOUD_LOAD = DEFAULT_CONTENTION.maxLoad;
 /** Below this, RTT changes are jitter, whatever the ratio (loopback swings 0.2 to 1 ms). */
 const RTT_FLOOR_MS = 5;
 
@@ -108,6 +115,8 @@ export class PagePolicy {
   private Ze = 0;
   private Za = 0;
   private seen?: NetworkState;
+  /** The cloud's reported load and slowdown at the last decision. */
+  private seenCloud?: { load: number; slowdown: number };
   private decidedAt = -Infinity;
   private bandwidthAtLeastBps = NaN;
   private battery?: BatteryLike;
@@ -189,8 +198,11 @@ export class PagePolicy {
     }
   }
 
-  /** Has the network moved by more than the threshold since the last decision? */
-  moved(): { from: NetworkState; to: NetworkState } | undefined {
+  /**
+   * Has the network, or the cloud's reported slowdown, moved by more than the threshold since the
+   * last decision? (`cloud`: the load from other sessions then and now, when that is what moved.)
+   */
+  moved(): { from: NetworkState; to: NetworkState; cloud?: { from: number; to: number } } | undefined {
     const to = this.network(), from = this.seen;
     if (!to || !from || this.deciding) return undefined;
     if (performance.now() - this.decidedAt < (this.o.minIntervalMs ?? 2000)) return undefined;
@@ -198,7 +210,9 @@ export class PagePolicy {
     const ratio = (a: number, b: number): number => Math.max(a / b, b / a);
     const bw = ratio(to.downMbps, from.downMbps) > f;
     const rtt = ratio(to.rttMs, from.rttMs) > f && Math.abs(to.rttMs - from.rttMs) > RTT_FLOOR_MS;
-    return bw || rtt ? { from, to } : undefined;
+    const now = this.cloudReport().cloud, then = this.seenCloud;
+    const cloud = now && then && ratio(now.slowdown, then.slowdown) > f ? { from: then.load, to: now.load } : undefined;
+    return bw || rtt || cloud ? { from, to, ...(cloud ? { cloud } : {}) } : undefined;
   }
 
   /** Timed uploads of growing size until one is slow enough to time. */
@@ -217,6 +231,21 @@ export class PagePolicy {
     // onnxruntime-web's 32-bit WASM heap cannot grow past 4 GiB whatever the device has
     const device = ((navigator as Navigator & { deviceMemory?: number }).deviceMemory ?? 4) * GiB;
     return Math.min(device / 2, 4 * GiB);
+  }
+
+  /**
+   * The cloud's load as the server reported it in the link's probe replies: the share of its recent
+   * time spent on other sessions (rho), priced as the evaluation prices a contended cloud (every
+   * cloud kernel 1 / (1 - rho) times slower, rho capped at 0.95 as the simulator caps it), with the
+   * last 8 reports as history. Nothing when the server sent none (an older server).
+   */
+  private cloudReport(): Pick<DecisionState, 'cloud'> {
+    const c = this.app.link.cloudLoad.snapshot();
+    if (!(c.samples > 0) || !Number.isFinite(c.others)) return {};
+    const load = Math.min(MAX_CLOUD_LOAD, c.others), slowdown = 1 / (1 - load);
+    const recent = c.recentOthers.slice(-HISTORY).map((x) => Math.min(MAX_CLOUD_LOAD, x));
+    while (recent.length < HISTORY) recent.unshift(recent[0] ?? load);
+    return { cloud: { load, slowdown, history: recent } };
   }
 
   private lambdaPerS(now: number): number {
@@ -252,6 +281,7 @@ export class PagePolicy {
         radio: (navigator as Navigator & { connection?: { type?: string } }).connection?.type === 'cellular' ? 'lte' : 'wifi',
         ...(this.current ? { current: this.current } : {}),
         ...(kvRows > 0 ? { kvRows } : {}),
+        ...this.cloudReport(),
       };
       const t0 = performance.now();
       const energy = this.energyModel(state.radio);
@@ -263,6 +293,7 @@ export class PagePolicy {
       const switched = this.current !== undefined && !samePlan(this.current.counts, d.plan);
       this.current = { counts: d.plan, precision: d.precision };
       this.seen = net;
+      this.seenCloud = state.cloud ? { load: state.cloud.load, slowdown: state.cloud.slowdown } : undefined;
       this.decidedAt = performance.now();
       // layer cuts k = 1..L that did not fit the memory the page may use
       let masked = 0;
@@ -294,6 +325,7 @@ export class PagePolicy {
           memoryFreeMB: state.memoryFreeBytes / 2 ** 20,
           battery: state.battery,
           radio: state.radio,
+          ...(state.cloud ? { cloudLoad: state.cloud.load, cloudSlowdown: state.cloud.slowdown } : {}),
         },
         fraction: (L - edgeLayers) / L,
         masked,

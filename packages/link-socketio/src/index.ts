@@ -3,6 +3,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { LinkError, type CloudLink, type CloudReply, type CloudRequest, type LinkStats, type ModelGraph, type QuantActivations, type WeightPrecision, type WirePrecision } from '@splitwise/core';
 import {
+  CloudLoadEstimator,
   NetworkEstimator,
   modelDescriptor,
   PROTOCOL_VERSION,
@@ -70,6 +71,8 @@ interface Conn {
 export class SocketLink implements CloudLink {
   readonly stats: LinkStats = { calls: 0, bytesUp: 0, bytesDown: 0 };
   readonly network = new NetworkEstimator();
+  /** The cloud's load as the server reports it in every probe's reply (issue 10: the policy prices a contended cloud). */
+  readonly cloudLoad = new CloudLoadEstimator();
   precision: WirePrecision;
   /** How many times the link opened a new session after the first (see reconnect). */
   reconnects = 0;
@@ -183,9 +186,10 @@ export class SocketLink implements CloudLink {
   /** One timestamped ping; its round trip feeds the RTT estimate. Returns the RTT in ms. */
   async probe(): Promise<number> {
     const t = performance.now();
-    await this.call(this.conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t }));
+    const reply = await this.call(this.conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t }));
     const rtt = performance.now() - t;
     this.network.addRtt(rtt);
+    this.cloudLoad.add((reply as { load?: unknown } | undefined)?.load);
     return rtt;
   }
 

@@ -11,7 +11,7 @@ import { MarkovChannel, CHANNEL_SPECS } from './env/channel.ts';
 import { SplitwiseEnv } from './env/simulator.ts';
 import type { DecisionState } from './features.ts';
 import { FEATURE_DIM, FEATURE_DIM_V2, featureVector, featureVectorV2 } from './features.ts';
-import { AdaptiveLayerSplitPlanner, SwitchAwarePlanner, layerSplitCounts } from './planners.ts';
+import { AdaptiveLayerSplitPlanner, LoadForecastPlanner, SwitchAwarePlanner, layerSplitCounts, withLoadForecast } from './planners.ts';
 import { parseProfile } from './profile.ts';
 import { Rng } from './rng.ts';
 import { OBJECTIVE, envConfig, memoryRange } from './scenario.ts';
@@ -131,6 +131,28 @@ describe('dynamics in the simulator', () => {
       sb = rb.state;
     }
     expect(switched).toBe(7);
+  });
+
+  it('the load forecast as a wrapper: nothing changes without a report; with one it is the switch-aware planner\'s own forecast', () => {
+    const e0 = env(model), s0 = e0.reset(3);
+    expect(withLoadForecast(s0, model, DEFAULT_CONTENTION)).toBe(s0);
+    const e = env(model, { switching: DEFAULT_SWITCHING, contention: DEFAULT_CONTENTION });
+    let s = e.reset(21);
+    const wrapped = new LoadForecastPlanner(new SwitchAwarePlanner(DEFAULT_SWITCHING, 1), DEFAULT_CONTENTION), own = new SwitchAwarePlanner(DEFAULT_SWITCHING, 1, false, DEFAULT_CONTENTION);
+    const ctx = { model, energy: e.energyModel(), objective: OBJECTIVE };
+    let moved = 0;
+    for (let i = 0; i < 12; i++) {
+      const f = withLoadForecast(s, model, DEFAULT_CONTENTION);
+      // the forecast reverts toward the process's mean, and leaves the rest of the state alone
+      expect(f.cloud!.load).toBe(s.cloud!.load);
+      expect(f.request).toBe(s.request);
+      if (Math.abs(f.cloud!.slowdown - s.cloud!.slowdown) > 1e-3) moved++;
+      const d = wrapped.decide(s, ctx) as { plan: PlanCounts; precision: string }, o = own.decide(s, ctx);
+      expect(d.precision).toBe(o.precision);
+      expect(Array.from(d.plan.cloudHeads)).toEqual(Array.from(o.plan.cloudHeads));
+      s = e.step(d.plan, d.precision as 'fp32').state;
+    }
+    expect(moved).toBeGreaterThan(0);
   });
 
   it('the load process persists and the expected slowdown reverts to the stationary mean', () => {

@@ -1,6 +1,7 @@
 // Run any planner through the environment on given seeds and summarise what it did.
 import { SplitwiseEnv, type EnvConfig, type StepInfo } from './env/simulator.ts';
 import type { Planner } from './planners.ts';
+import { Rng } from './rng.ts';
 
 export interface EpisodeLog {
   seed: number;
@@ -89,4 +90,33 @@ export function summarize(logs: EpisodeLog[]): Summary {
       ? { switchesPerRequest: infos.filter((i) => i.switched).length / infos.length, meanSwitchS: mean(infos.map((i) => i.switchS ?? 0)) }
       : {}),
   };
+}
+
+/** Paired bootstrap 95 % interval of mean(a - b) (episodes resampled together). */
+export function bootstrapDiff(a: number[], b: number[], seed: number, B = 2000): { lo: number; hi: number } {
+  const rng = new Rng(seed), n = a.length, stats: number[] = [];
+  for (let r = 0; r < B; r++) {
+    let d = 0;
+    for (let i = 0; i < n; i++) {
+      const j = Math.floor(rng.next() * n);
+      d += a[j]! - b[j]!;
+    }
+    stats.push(d / n);
+  }
+  return { lo: percentile(stats, 0.025), hi: percentile(stats, 0.975) };
+}
+
+/** Bootstrap 95 % interval of mean(a) and, paired, of mean(a) / mean(b) (episodes resampled together). */
+export function bootstrap(a: number[], b: number[] | undefined, seed: number, B = 2000): { lo: number; hi: number } {
+  const rng = new Rng(seed), n = a.length, stats: number[] = [];
+  for (let r = 0; r < B; r++) {
+    let sa = 0, sb = 0;
+    for (let i = 0; i < n; i++) {
+      const j = Math.floor(rng.next() * n);
+      sa += a[j]!;
+      if (b) sb += b[j]!;
+    }
+    stats.push(b ? sa / sb : sa / n);
+  }
+  return { lo: percentile(stats, 0.025), hi: percentile(stats, 0.975) };
 }

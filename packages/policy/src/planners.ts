@@ -24,7 +24,7 @@ import { decodeAction, type PolicyAction, type PolicyOutputs } from './action.ts
 import { apiCloudOnlyCounts, requestCost, type CostModel, type EnergyModel, type NetworkState, type PlanCounts, type RequestShape } from './cost-model.ts';
 import type { DecisionState } from './features.ts';
 import { evaluateObjective, objectiveCoefficients, type ObjectiveConfig, type QueueState } from './objective.ts';
-import { allWeightsResident, contendedModel, expectedSlowdown, modelFor, switchCost, type ContentionOptions, type SwitchingCostOptions } from './dynamics.ts';
+import { allWeightsResident, expectedSlowdown, modelFor, switchCost, type ContentionOptions, type SwitchingCostOptions } from './dynamics.ts';
 import { edgeOnlyCounts, exactOptimum } from './optimum.ts';
 
 export interface PlanContext {
@@ -264,6 +264,32 @@ export class OptimumPlanner implements Planner {
 }
 
 /**
+ * The decision state with the cloud's reported slowdown replaced by the slowdown expected over the
+ * request (dynamics.ts expectedSlowdown, from the load process's published statistics); the horizon
+ * is the request's duration served cloud-only at the load reported now. Unchanged without a report.
+ */
+export function withLoadForecast(s: DecisionState, model: CostModel, o: ContentionOptions, net: NetworkState = s.net): DecisionState {
+  if (!s.cloud) return s;
+  const now = modelFor(model, s);
+  const T = requestCost(now, now.compile(layerSplitCounts(now, 0), 'int8'), s.request, net).latencyMs / 1000;
+  return { ...s, cloud: { ...s.cloud, slowdown: expectedSlowdown(s.cloud.load, o, T) } };
+}
+
+/** Any planner, deciding on the load forecast instead of the load reported now (withLoadForecast). */
+export class LoadForecastPlanner implements Planner {
+  readonly name: string;
+  constructor(
+    readonly inner: Planner,
+    readonly loadModel: ContentionOptions,
+  ) {
+    this.name = `${inner.name}, load forecast`;
+  }
+  decide(s: DecisionState, ctx: PlanContext): Decision | Promise<Decision> {
+    return this.inner.decide(withLoadForecast(s, ctx.model, this.loadModel), ctx);
+  }
+}
+
+/**
  * Lyapunov DPP over layer cuts x precisions with switching costs and hysteresis (issue 10): the
  * per-decision J of every candidate (as AdaptiveLayerSplitPlanner, at the cloud load the server
  * reports), plus the cost of moving to it from the plan in place (dynamics.ts switchCost, in J's
@@ -291,11 +317,7 @@ export class SwitchAwarePlanner implements Planner {
 
   /** The cost model to price with: the cloud at the load expected over the request when a load model is given. */
   private modelAt(s: DecisionState, ctx: PlanContext, net: NetworkState): CostModel {
-    if (!this.loadModel || !s.cloud) return modelFor(ctx.model, s);
-    // the request's duration if served cloud-only at the current load sets the forecast horizon
-    const now = modelFor(ctx.model, s);
-    const T = requestCost(now, now.compile(layerSplitCounts(now, 0), 'int8'), s.request, net).latencyMs / 1000;
-    return contendedModel(ctx.model, expectedSlowdown(s.cloud.load, this.loadModel, T));
+    return modelFor(ctx.model, this.loadModel ? withLoadForecast(s, ctx.model, this.loadModel, net) : s);
   }
 
   /** The network estimate the planner prices with. */

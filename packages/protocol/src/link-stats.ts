@@ -1,5 +1,7 @@
 // Live network measurements the edge exposes (and the policy reads): RTT from timestamped probes,
-// bandwidth from real transfers. Both smoothed with an exponentially weighted moving average.
+// bandwidth from real transfers, both smoothed with an exponentially weighted moving average; and
+// the cloud's load as the server reports it in every probe's reply.
+import { CloudLoadReportSchema } from './messages.ts';
 
 export interface NetworkSnapshot {
   /** Smoothed round-trip time, ms. */
@@ -64,5 +66,42 @@ export class NetworkEstimator {
       recentRttMs: [...this.rtts],
       recentBandwidthBps: [...this.bws],
     };
+  }
+}
+
+/** The cloud's load as the edge last heard it (each probe's reply carries a CloudLoadReport). */
+export interface CloudLoadSnapshot {
+  /** Share of the server's recent time spent on other sessions' requests (rho); NaN until a report came. */
+  others: number;
+  /** The same counting every session, this one's included. */
+  all: number;
+  sessions: number;
+  samples: number;
+  /** Recent `others` figures (oldest first), for the policy's history. */
+  recentOthers: number[];
+}
+
+export class CloudLoadEstimator {
+  private last?: { others: number; all: number; sessions: number };
+  private n = 0;
+  private recent: number[] = [];
+
+  constructor(
+    /** History kept for snapshots. @defaultValue 32 */
+    private readonly history = 32,
+  ) {}
+
+  /** A report from a probe's reply; anything that is not a well-formed report is ignored (an older server sends none). */
+  add(report: unknown): void {
+    const r = CloudLoadReportSchema.safeParse(report);
+    if (!r.success) return;
+    this.last = { others: r.data.others, all: r.data.all, sessions: r.data.sessions };
+    this.n++;
+    this.recent.push(r.data.others);
+    if (this.recent.length > this.history) this.recent.shift();
+  }
+
+  snapshot(): CloudLoadSnapshot {
+    return { others: this.last?.others ?? NaN, all: this.last?.all ?? NaN, sessions: this.last?.sessions ?? 0, samples: this.n, recentOthers: [...this.recent] };
   }
 }

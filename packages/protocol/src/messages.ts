@@ -146,9 +146,26 @@ export type WireReply = z.input<typeof WireReplySchema>;
 
 export const ProbeSchema = z.strictObject({ t: z.number(), pad: Binary.optional() });
 export type Probe = z.input<typeof ProbeSchema>;
+/**
+ * The server's load, as a probe's reply reports it (issue 10: one cloud serves many edges, and its
+ * service time grows with its load). Shares of the last `windowMs` in which the server had cloud
+ * requests in hand: from any session (`all`) and from sessions other than the asking one
+ * (`others`, the rho that slows this edge's cloud work: processor sharing, 1 / (1 - rho)).
+ */
+export const CloudLoadReportSchema = z.strictObject({
+  others: z.number().min(0).max(1),
+  all: z.number().min(0).max(1),
+  /** Sessions with requests in the window (the asking one included when it had any). */
+  sessions: z.number().int().nonnegative(),
+  windowMs: z.number().positive(),
+});
+export type CloudLoadReport = z.output<typeof CloudLoadReportSchema>;
+
 export interface ProbeReply {
   t: number;
   serverTime: number;
+  /** Servers before this field existed send none. */
+  load?: CloudLoadReport;
 }
 
 /** socket.io event maps, shared by the server and every client. */

@@ -1,0 +1,76 @@
+// How busy the cloud is, as a probe's reply reports it (protocol CloudLoadReport). Every cloud
+// request is an interval from when the server takes it to when it answers; the load over the last
+// window is the share of that window covered by the union of those intervals: of every session's
+// (all), and of every session's but the asking one's (others: the utilisation by other edges that
+// slows this one's requests, rho in the policy's processor-sharing model, dynamics.ts). One meter
+// per process: with --workers each worker reports its own, which is the one its sessions share.
+import type { CloudLoadReport } from '@splitwise/protocol';
+
+interface Interval {
+  session: string;
+  start: number;
+  /** Infinity while the request is in hand. */
+  end: number;
+}
+
+export class LoadMeter {
+  private intervals: Interval[] = [];
+
+  constructor(
+    /** @defaultValue 5000 */
+    readonly windowMs = 5000,
+    private readonly now: () => number = () => performance.now(),
+    /** Kept intervals at most (the oldest go first), whatever the request rate. @defaultValue 20000 */
+    private readonly maxIntervals = 20_000,
+  ) {}
+
+  /** A request of `session` starts now; call the returned function when it is answered (or fails). */
+  begin(session: string): () => void {
+    const iv: Interval = { session, start: this.now(), end: Infinity };
+    this.intervals.push(iv);
+    if (this.intervals.length > this.maxIntervals) this.prune(true);
+    return () => {
+      iv.end = this.now();
+    };
+  }
+
+  report(session?: string): CloudLoadReport {
+    this.prune(false);
+    const t = this.now(), from = t - this.windowMs;
+    const sessions = new Set<string>();
+    for (const iv of this.intervals) if (iv.end > from) sessions.add(iv.session);
+    return {
+      all: this.covered(from, t, () => true),
+      others: this.covered(from, t, (iv) => iv.session !== session),
+      sessions: sessions.size,
+      windowMs: this.windowMs,
+    };
+  }
+
+  /** Share of [from, to] covered by the union of the intervals `keep` selects. */
+  private covered(from: number, to: number, keep: (iv: Interval) => boolean): number {
+    const spans = this.intervals
+      .filter((iv) => keep(iv) && iv.end > from)
+      .map((iv) => [Math.max(from, iv.start), Math.min(to, iv.end)] as const)
+      .filter(([a, b]) => b > a)
+      .sort((x, y) => x[0] - y[0]);
+    let total = 0, reached = from;
+    for (const [a, b] of spans) {
+      // the part of [a, b) not already counted
+      if (b > reached) total += b - Math.max(a, reached);
+      reached = Math.max(reached, b);
+    }
+    return Math.min(1, total / (to - from));
+  }
+
+  /** Drop intervals that ended before the window (and, when over the cap, the oldest ended ones). */
+  private prune(overCap: boolean): void {
+    const from = this.now() - this.windowMs;
+    this.intervals = this.intervals.filter((iv) => iv.end > from);
+    if (overCap && this.intervals.length > this.maxIntervals) {
+      const ended = this.intervals.filter((iv) => iv.end !== Infinity);
+      const drop = new Set(ended.slice(0, this.intervals.length - this.maxIntervals));
+      this.intervals = this.intervals.filter((iv) => !drop.has(iv));
+    }
+  }
+}

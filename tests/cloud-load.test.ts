@@ -1,0 +1,64 @@
+// The server reports its load in every probe's reply (issue 10: one cloud serves many edges, and
+// the policy prices a contended cloud): while one edge generates, another edge's link hears that
+// others keep the cloud busy, the generating edge hears that nobody else does, and once it stops the
+// figure falls back to 0. A link to a server that sends no report (an older one) keeps none.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '@splitwise/core';
+import { makeModel } from '@splitwise/checkpoint/node';
+import { connectRemoteEdge } from '@splitwise/cli/remote-edge';
+import { createCloudServer, type CloudServer } from '@splitwise/server';
+
+let tmp: string, server: CloudServer;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'splitwise-load-'));
+  await makeModel({ config: 'tiny', seed: 5, outDir: join(tmp, 'm') });
+  server = await createCloudServer({ modelDir: join(tmp, 'm'), port: 0, logLevel: 'silent' });
+});
+afterAll(async () => {
+  await server?.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('the cloud load a probe reports', () => {
+  it('others busy while another edge generates, nobody else for the generating edge, 0 once it stops', async () => {
+    const busy = await connectRemoteEdge({ server: server.url, plan: 'cloud', probeEveryMs: 0, threads: 1 });
+    const idle = await connectRemoteEdge({ server: server.url, plan: 'edge', probeEveryMs: 0, threads: 1 });
+    try {
+      await idle.link.probe();
+      const { others: before, samples: n0 } = idle.link.cloudLoad.snapshot(); // the sessions' setup only (connect probes once too)
+      expect(before).toBeLessThan(0.05);
+      // generate on `busy` for about 1.5 s, probing `idle` meanwhile
+      const t0 = performance.now();
+      let tokens = 0;
+      while (performance.now() - t0 < 1500) {
+        for await (const _ of generate(busy.recovering, [1, 2, 3], { maxNewTokens: 8 })) tokens++;
+      }
+      expect(tokens).toBeGreaterThan(0);
+      await idle.link.probe();
+      await busy.link.probe();
+      const seenByIdle = idle.link.cloudLoad.snapshot(), seenByBusy = busy.link.cloudLoad.snapshot();
+      expect(seenByIdle.samples).toBe(n0 + 1);
+      expect(seenByIdle.others).toBeGreaterThan(0.02); // 0.09 here: the tiny model's cloud share is a small part of each token
+      expect(seenByIdle.sessions).toBeGreaterThanOrEqual(1);
+      expect(seenByBusy.others).toBeLessThan(0.01); // its own requests are not "others" (the idle edge's setup is)
+      expect(seenByBusy.all).toBeCloseTo(seenByIdle.all, 1);
+      expect(seenByIdle.recentOthers.slice(-2)).toEqual([before, seenByIdle.others]);
+      // GET /api/stats reports the same figure for nobody in particular
+      const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as { load: { all: number; others: number; windowMs: number } };
+      expect(stats.load.windowMs).toBe(5000);
+      expect(stats.load.others).toBe(stats.load.all);
+      expect(stats.load.all).toBeGreaterThanOrEqual(seenByIdle.others);
+      console.log(`cloud load while one edge generates: others ${seenByIdle.others.toFixed(3)} (seen by the idle edge), ${seenByBusy.others.toFixed(4)} (by the busy one), all ${stats.load.all.toFixed(3)}`);
+      // the server's window is 5 s: after it, nothing is in hand any more
+      await new Promise((r) => setTimeout(r, 5200));
+      await idle.link.probe();
+      expect(idle.link.cloudLoad.snapshot().others).toBe(0);
+    } finally {
+      await busy.close();
+      await idle.close();
+    }
+  }, 60_000);
+});
