@@ -46,6 +46,8 @@ describe('the cloud load a probe reports', () => {
       expect(seenByBusy.others).toBeLessThan(0.01); // its own requests are not "others" (the idle edge's setup is)
       expect(seenByBusy.all).toBeCloseTo(seenByIdle.all, 1);
       expect(seenByIdle.recentOthers.slice(-2)).toEqual([before, seenByIdle.others]);
+      // one other session holds at most one request at a time: its mean count is its busy share
+      expect(seenByIdle.concurrency).toBeCloseTo(seenByIdle.others, 6);
       // GET /api/stats reports the same figure for nobody in particular
       const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as { load: { all: number; others: number; windowMs: number } };
       expect(stats.load.windowMs).toBe(5000);

@@ -1,6 +1,7 @@
 // The load a probe's reply reports: the share of the window covered by the union of requests in
-// hand, all sessions' and other sessions' only; overlapping requests count once, requests still in
-// hand count up to now, and old ones leave the window.
+// hand, all sessions' and other sessions' only (overlapping requests count once), and the mean
+// number of other sessions' requests in hand (overlapping ones each count); requests still in hand
+// count up to now, and old ones leave the window.
 import { describe, expect, it } from 'vitest';
 import { LoadMeter } from './load-meter.ts';
 
@@ -8,7 +9,7 @@ describe('LoadMeter', () => {
   it('reports the union of busy intervals over the window, with the asking session left out of "others"', () => {
     let now = 0;
     const m = new LoadMeter(1000, () => now);
-    expect(m.report('a')).toEqual({ all: 0, others: 0, sessions: 0, windowMs: 1000 });
+    expect(m.report('a')).toEqual({ all: 0, others: 0, concurrency: 0, sessions: 0, windowMs: 1000 });
     // a: [1000, 1400); b: [1200, 1600) overlapping it; c: [1800, ...) still in hand at 2000
     now = 1000;
     const endA = m.begin('a');
@@ -24,12 +25,14 @@ describe('LoadMeter', () => {
     const r = m.report('a');
     expect(r.all).toBeCloseTo((600 + 200) / 1000, 9); // [1000,1600) and [1800,2000)
     expect(r.others).toBeCloseTo((400 + 200) / 1000, 9); // b's [1200,1600) and c's
+    expect(r.concurrency).toBeCloseTo((400 + 200) / 1000, 9); // no two others overlap here
+    expect(m.report('c').concurrency).toBeCloseTo((400 + 400) / 1000, 9); // a and b overlap: both count
     expect(r.sessions).toBe(3);
     expect(m.report('b').others).toBeCloseTo((400 + 200) / 1000, 9); // a's [1000,1400) and c's
     expect(m.report().others).toBeCloseTo(r.all, 9); // before hello: everyone is "other"
     // a second later only c, still in hand, is in the window
     now = 3000;
-    expect(m.report('a')).toEqual({ all: 1, others: 1, sessions: 1, windowMs: 1000 });
+    expect(m.report('a')).toEqual({ all: 1, others: 1, concurrency: 1, sessions: 1, windowMs: 1000 });
     expect(m.report('c').others).toBe(0);
   });
 

@@ -1,9 +1,11 @@
 // How busy the cloud is, as a probe's reply reports it (protocol CloudLoadReport). Every cloud
-// request is an interval from when the server takes it to when it answers; the load over the last
-// window is the share of that window covered by the union of those intervals: of every session's
-// (all), and of every session's but the asking one's (others: the utilisation by other edges that
-// slows this one's requests, rho in the policy's processor-sharing model, dynamics.ts). One meter
-// per process: with --workers each worker reports its own, which is the one its sessions share.
+// request is an interval from when the server takes it to when it answers. Over the last window:
+// the share of it covered by the union of those intervals, of every session's (all) and of every
+// session's but the asking one's (others); and the mean number of other sessions' requests in hand
+// (concurrency: their summed lengths over the window). The server shares its compute between the
+// requests it holds, so the asking edge's requests take about 1 + concurrency times as long, which
+// is what the policy prices (measured against a real server: scripts/measure-contention.ts). One
+// meter per process: with --workers each worker reports its own, which its sessions share.
 import type { CloudLoadReport } from '@splitwise/protocol';
 
 interface Interval {
@@ -42,9 +44,17 @@ export class LoadMeter {
     return {
       all: this.covered(from, t, () => true),
       others: this.covered(from, t, (iv) => iv.session !== session),
+      concurrency: this.held(from, t, (iv) => iv.session !== session),
       sessions: sessions.size,
       windowMs: this.windowMs,
     };
+  }
+
+  /** Mean number of the selected intervals in hand over [from, to] (their summed lengths over its length). */
+  private held(from: number, to: number, keep: (iv: Interval) => boolean): number {
+    let total = 0;
+    for (const iv of this.intervals) if (keep(iv) && iv.end > from) total += Math.max(0, Math.min(to, iv.end) - Math.max(from, iv.start));
+    return total / (to - from);
   }
 
   /** Share of [from, to] covered by the union of the intervals `keep` selects. */

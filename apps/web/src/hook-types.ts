@@ -89,7 +89,7 @@ export interface PolicySeen {
   memoryFreeMB: number;
   battery: number;
   radio: 'wifi' | 'lte';
-  /** The cloud's load from other sessions (rho) and the slowdown priced, as the server last reported; absent before a report (or from an older server). */
+  /** The cloud's load from other sessions as priced (rho = L / (1 + L), L the mean number of their requests the server last reported holding) and the slowdown 1 + L; absent before a report (or from an older server). */
   cloudLoad?: number;
   cloudSlowdown?: number;
 }

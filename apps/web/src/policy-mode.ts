@@ -19,8 +19,8 @@
 //   - the request (prompt length, tokens asked for), the memory the browser reports, the battery;
 //   - the plan in place and, mid-answer, the rows already in the KV cache (what a switch rebuilds);
 //   - the cloud's load from other sessions, as the server reports it in every probe's reply (the
-//     last 8): the cloud is priced 1 / (1 - load) times slower, as the evaluation prices contention,
-//     and a move of the slowdown past the threshold mid-answer is a reason to decide again.
+//     last 8): the mean number of their requests it holds, L; the cloud is priced 1 + L times
+//     slower, and a move of that slowdown past the threshold mid-answer is a reason to decide again.
 // Nothing here touches the DOM; the split card draws `view`.
 import { syncPointsPerForward, type PartitionPlan, type WirePrecision } from '@splitwise/core';
 import {
@@ -234,16 +234,20 @@ export class PagePolicy {
   }
 
   /**
-   * The cloud's load as the server reported it in the link's probe replies: the share of its recent
-   * time spent on other sessions (rho), priced as the evaluation prices a contended cloud (every
-   * cloud kernel 1 / (1 - rho) times slower, rho capped at 0.95 as the simulator caps it), with the
-   * last 8 reports as history. Nothing when the server sent none (an older server).
+   * The cloud's load as the server reported it in the link's probe replies: the mean number of
+   * other sessions' requests it held lately (L). It shares its compute between them, so every cloud
+   * kernel is priced 1 + L times slower (the slowdown a serial server showed, within 10 %:
+   * docs/contention-measured.md; a batching server slows less, so this is the cautious side), as
+   * the evaluation prices a contended cloud: load rho = L / (1 + L), so that 1 / (1 - rho) = 1 + L,
+   * capped at 0.95 as the simulator caps it. The last 8 reports are the history. Nothing when the
+   * server sent none (an older server).
    */
   private cloudReport(): Pick<DecisionState, 'cloud'> {
     const c = this.app.link.cloudLoad.snapshot();
-    if (!(c.samples > 0) || !Number.isFinite(c.others)) return {};
-    const load = Math.min(MAX_CLOUD_LOAD, c.others), slowdown = 1 / (1 - load);
-    const recent = c.recentOthers.slice(-HISTORY).map((x) => Math.min(MAX_CLOUD_LOAD, x));
+    if (!(c.samples > 0) || !Number.isFinite(c.concurrency)) return {};
+    const rho = (l: number): number => Math.min(MAX_CLOUD_LOAD, l / (1 + l));
+    const load = rho(c.concurrency), slowdown = 1 / (1 - load);
+    const recent = c.recentConcurrency.slice(-HISTORY).map(rho);
     while (recent.length < HISTORY) recent.unshift(recent[0] ?? load);
     return { cloud: { load, slowdown, history: recent } };
   }

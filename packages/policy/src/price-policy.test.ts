@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { PRESETS } from '@splitwise/core';
 import { OrtNodeRuntime } from '@splitwise/runtime-node';
 import { DEFAULT_CONTENTION, DEFAULT_SWITCHING, allWeightsResident, modelFor, samePlan, switchCost } from './dynamics.ts';
+import { requestCost } from './cost-model.ts';
 import { SplitwiseEnv } from './env/simulator.ts';
 import { FEATURE_DIM_V2, type DecisionState } from './features.ts';
 import { evaluateObjective, objectiveCoefficients } from './objective.ts';
@@ -109,6 +110,28 @@ describe('price policy (version 3)', () => {
       o.forEach((v, j) => expect(v).toBeCloseTo(ref[j]!, 4));
     });
     await runner.release();
+  });
+});
+
+describe('a loaded cloud, as the server reports it', () => {
+  // the page prices the load the server reports (apps/web/src/policy-mode.ts): the cloud's kernels
+  // slowed by the reported factor. J is then a + factor * (the plan's cloud time), so a heavier load
+  // can only move the solver's choice to a plan with less cloud time
+  it('never moves work onto the cloud, and moves it off where the load makes the edge cheaper', () => {
+    let fewer = 0;
+    const cloudMs = (d: Decision, s: DecisionState): number => {
+      const slow = modelFor(model, { ...s, cloud: { load: 0.5, slowdown: 2, history: [] } }), c = (m: typeof model) => requestCost(m, m.compile(d.plan, d.precision), s.request, s.net).latencyMs;
+      return c(slow) - c(model);
+    };
+    const n = visit([41, 42], false, (s, ctx) => {
+      const at = (slowdown: number): DecisionState => ({ ...s, cloud: { load: 1 - 1 / slowdown, slowdown, history: Array(8).fill(1 - 1 / slowdown) } });
+      const idle = pricedDecision(at(1), ctx, 1, DEFAULT_SWITCHING), loaded = pricedDecision(at(10), ctx, 1, DEFAULT_SWITCHING);
+      const a = cloudMs(idle, s), b = cloudMs(loaded, s);
+      expect(b).toBeLessThanOrEqual(a + 1e-6 * Math.max(1, a));
+      if (b < a - 1e-6 * Math.max(1, a)) fewer++;
+    });
+    expect(n).toBeGreaterThan(10);
+    expect(fewer).toBeGreaterThan(0);
   });
 });
 

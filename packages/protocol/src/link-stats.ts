@@ -75,16 +75,20 @@ export interface CloudLoadSnapshot {
   others: number;
   /** The same counting every session, this one's included. */
   all: number;
+  /** Mean number of other sessions' requests the server held; NaN until a report came. */
+  concurrency: number;
   sessions: number;
   samples: number;
-  /** Recent `others` figures (oldest first), for the policy's history. */
+  /** Recent `others` and `concurrency` figures (oldest first), for the policy's history. */
   recentOthers: number[];
+  recentConcurrency: number[];
 }
 
 export class CloudLoadEstimator {
-  private last?: { others: number; all: number; sessions: number };
+  private last?: { others: number; all: number; concurrency: number; sessions: number };
   private n = 0;
   private recent: number[] = [];
+  private recentC: number[] = [];
 
   constructor(
     /** History kept for snapshots. @defaultValue 32 */
@@ -95,13 +99,16 @@ export class CloudLoadEstimator {
   add(report: unknown): void {
     const r = CloudLoadReportSchema.safeParse(report);
     if (!r.success) return;
-    this.last = { others: r.data.others, all: r.data.all, sessions: r.data.sessions };
+    this.last = { others: r.data.others, all: r.data.all, concurrency: r.data.concurrency, sessions: r.data.sessions };
     this.n++;
     this.recent.push(r.data.others);
+    this.recentC.push(r.data.concurrency);
     if (this.recent.length > this.history) this.recent.shift();
+    if (this.recentC.length > this.history) this.recentC.shift();
   }
 
   snapshot(): CloudLoadSnapshot {
-    return { others: this.last?.others ?? NaN, all: this.last?.all ?? NaN, sessions: this.last?.sessions ?? 0, samples: this.n, recentOthers: [...this.recent] };
+    const l = this.last;
+    return { others: l?.others ?? NaN, all: l?.all ?? NaN, concurrency: l?.concurrency ?? NaN, sessions: l?.sessions ?? 0, samples: this.n, recentOthers: [...this.recent], recentConcurrency: [...this.recentC] };
   }
 }

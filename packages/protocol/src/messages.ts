@@ -148,13 +148,16 @@ export const ProbeSchema = z.strictObject({ t: z.number(), pad: Binary.optional(
 export type Probe = z.input<typeof ProbeSchema>;
 /**
  * The server's load, as a probe's reply reports it (issue 10: one cloud serves many edges, and its
- * service time grows with its load). Shares of the last `windowMs` in which the server had cloud
- * requests in hand: from any session (`all`) and from sessions other than the asking one
- * (`others`, the rho that slows this edge's cloud work: processor sharing, 1 / (1 - rho)).
+ * service time grows with its load), over the last `windowMs`: the share of it in which the server
+ * had cloud requests in hand, from any session (`all`) and from sessions other than the asking one
+ * (`others`); and the mean number of other sessions' requests in hand (`concurrency`). The server
+ * shares its compute between the requests it holds, so this edge's cloud work takes about
+ * 1 + concurrency times as long (measured: docs/contention-measured.md).
  */
 export const CloudLoadReportSchema = z.strictObject({
   others: z.number().min(0).max(1),
   all: z.number().min(0).max(1),
+  concurrency: z.number().nonnegative(),
   /** Sessions with requests in the window (the asking one included when it had any). */
   sessions: z.number().int().nonnegative(),
   windowMs: z.number().positive(),

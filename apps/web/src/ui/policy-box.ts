@@ -69,7 +69,7 @@ export class PolicyBox {
       ['memory', `${Math.round(s.memoryFreeMB)} MB`],
       ['battery', `${Math.round(s.battery * 100)}%`],
       ['radio', s.radio === 'lte' ? 'cellular' : 'Wi-Fi/wired'],
-      ['cloud load', s.cloudLoad === undefined ? 'not reported' : `${Math.round(s.cloudLoad * 100)}% others · ×${num(s.cloudSlowdown ?? 1, 2)}`],
+      ['cloud load', s.cloudSlowdown === undefined ? 'not reported' : `×${num(s.cloudSlowdown, 2)} (${num(s.cloudSlowdown - 1, 2)} others' requests held)`],
       ['Z energy', num(s.Ze, 3)],
       ['Z accuracy', num(s.Za, 3)],
       ...(v.method ? [] : ([['trained for', `${v.trainedLayers} layers`]] as Array<[string, string]>)),
