@@ -8,7 +8,7 @@ import { LoadMeter } from './load-meter.ts';
 describe('LoadMeter', () => {
   it('reports the union of busy intervals over the window, with the asking session left out of "others"', () => {
     let now = 0;
-    const m = new LoadMeter(1000, () => now);
+    const m = new LoadMeter(1000, () => now, 20_000, 0);
     expect(m.report('a')).toEqual({ all: 0, others: 0, concurrency: 0, sessions: 0, windowMs: 1000 });
     // a: [1000, 1400); b: [1200, 1600) overlapping it; c: [1800, ...) still in hand at 2000
     now = 1000;
@@ -36,9 +36,22 @@ describe('LoadMeter', () => {
     expect(m.report('c').others).toBe(0);
   });
 
+  it('reuses a session\'s report for reuseMs, so a client probing in a loop costs one computation per period', () => {
+    let now = 0;
+    const m = new LoadMeter(1000, () => now, 20_000, 100);
+    const first = m.report('a');
+    now = 10;
+    m.begin('b');
+    now = 50;
+    expect(m.report('a')).toBe(first); // within 100 ms: the same report
+    expect(m.report('c').others).toBeGreaterThan(0); // another session's is its own
+    now = 150;
+    expect(m.report('a').others).toBeGreaterThan(0);
+  });
+
   it('keeps at most maxIntervals, dropping the oldest finished ones first', () => {
     let now = 0;
-    const m = new LoadMeter(1e9, () => now, 10);
+    const m = new LoadMeter(1e9, () => now, 10, 0);
     const inHand = m.begin('long');
     for (let i = 0; i < 100; i++) {
       now = i * 10;

@@ -17,6 +17,8 @@ interface Interval {
 
 export class LoadMeter {
   private intervals: Interval[] = [];
+  /** Reports by asking session, reused for `reuseMs`: a client that probes in a loop costs one computation per period. */
+  private cache = new Map<string, { at: number; report: CloudLoadReport }>();
 
   constructor(
     /** @defaultValue 5000 */
@@ -24,6 +26,8 @@ export class LoadMeter {
     private readonly now: () => number = () => performance.now(),
     /** Kept intervals at most (the oldest go first), whatever the request rate. @defaultValue 20000 */
     private readonly maxIntervals = 20_000,
+    /** A session's report is reused this long. @defaultValue 100 */
+    private readonly reuseMs = 100,
   ) {}
 
   /** A request of `session` starts now; call the returned function when it is answered (or fails). */
@@ -37,8 +41,17 @@ export class LoadMeter {
   }
 
   report(session?: string): CloudLoadReport {
+    const t = this.now(), key = session ?? '', hit = this.cache.get(key);
+    if (hit && t - hit.at < this.reuseMs) return hit.report;
+    const report = this.compute(session, t);
+    if (this.cache.size > 4096) this.cache.clear();
+    this.cache.set(key, { at: t, report });
+    return report;
+  }
+
+  private compute(session: string | undefined, t: number): CloudLoadReport {
     this.prune(false);
-    const t = this.now(), from = t - this.windowMs;
+    const from = t - this.windowMs;
     const sessions = new Set<string>();
     for (const iv of this.intervals) if (iv.end > from) sessions.add(iv.session);
     return {
