@@ -236,7 +236,7 @@ export class PagePolicy {
   /**
    * The cloud's load as the server reported it in the link's probe replies: the mean number of
    * other sessions' requests it held lately (L). It shares its compute between them, so every cloud
-   * kernel is priced 1 + L times slower (the slowdown a serial server showed, within 10 %:
+   * kernel is priced 1 + L times slower (the slowdown a serial server showed, within 16 %:
    * docs/contention-measured.md; a batching server slows less, so this is the cautious side), as
    * the evaluation prices a contended cloud: load rho = L / (1 + L), so that 1 / (1 - rho) = 1 + L,
    * capped at 0.95 as the simulator caps it. The last 8 reports are the history. Nothing when the
