@@ -24,4 +24,5 @@ export * from './cut-policy.ts';
 export * from './svg-plot.ts';
 export { Rng } from './rng.ts';
 export * from './price-policy.ts';
+export * from './congestion-price.ts';
 export * from './weights.ts';
