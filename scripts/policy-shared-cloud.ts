@@ -137,7 +137,7 @@ if (args.render) {
   }
   const order = ['API cloud-only', 'checkpointed cloud-only', 'edge-only', ...PER_DECISION, 'textbook toll (tau = 1)', SUBJECT];
   const blocks = [...byLabel.values()].map((b) => ({ ...b, rows: order.map((n) => b.rows.find((r) => r.planner === n)).filter((r): r is Row => r !== undefined) }));
-  render(blocks, [...exoByLabel.values()], parts.reduce((a, p) => a + (p.meta.seconds as number), 0), (parts.find((p) => p.meta.rule) ?? parts[0]!).meta);
+  render(blocks, [...exoByLabel.values()], parts.reduce((a, p) => a + (p.meta.seconds as number), 0), ([...parts].reverse().find((p) => p.meta.rule) ?? parts[0]!).meta); // the subject's rule: the last part that ran it
 } else {
   const t0 = performance.now();
   const edge = loadProfile('rpi5-8gb'), cloud = loadProfile('node-epyc-2vcpu');
