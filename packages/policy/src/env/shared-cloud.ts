@@ -102,11 +102,12 @@ interface EdgeState {
 
 const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
 
-function cloudShare(plan: PlanCounts, usesCloud: boolean): number {
+function cloudShare(plan: PlanCounts): number {
+  // API cloud-only holds every layer and the embeddings on the cloud, which no head or chunk count says
+  if (plan.apiCloudOnly) return 1;
   let units = 0;
   for (let l = 0; l < plan.nLayer; l++) units += plan.cloudHeads[l]! + plan.cloudWidth[l]!;
-  // API cloud-only holds every layer (and the embeddings) on the cloud but no head or chunk count says so
-  return usesCloud && units === 0 ? 1 : units / (plan.nLayer * (plan.nHead + plan.nInner));
+  return units / (plan.nLayer * (plan.nHead + plan.nInner));
 }
 
 /** Run one episode: `planner(i)` makes edge i's planner (each edge decides for itself). */
@@ -190,7 +191,7 @@ export async function runSharedCloudEpisode(cfg: SharedCloudConfig, planner: (ed
       A: c1.latencyMs - B + sw.ms, B, Ea: c1.energyJ - Eb + sw.energyJ, Eb,
       progress: 0, energyJ: 0, accuracyLoss: c1.accuracyLoss, usesCloud: compiled.usesCloud,
       Q0: e.queue.length + 1, battery0: e.battery, reported: f,
-      cloudFraction: cloudShare(d.plan, compiled.usesCloud), switched: sw.layers > 0,
+      cloudFraction: cloudShare(d.plan), switched: sw.layers > 0,
     };
     e.duty = B > 0 ? (B * f) / (c1.latencyMs - B + sw.ms + B * f) : 0;
   };
