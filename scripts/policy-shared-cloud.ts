@@ -50,6 +50,12 @@ interface Block { regime: SharedRegime; label: string; rows: Row[]; seconds: num
 interface ExoBlock { label: string; rows: Array<{ planner: string; latency: number[]; reward: number[] }> }
 
 const SUBJECT = 'fitted toll (v4)';
+/**
+ * What the page's Policy mode does (apps/web/src/policy-mode.ts): its solver (DPP exact+switch)
+ * with the fitted toll when the server says it serves each session's calls on their own (beta 1),
+ * and without one when it batches (where the toll buys nothing measurable).
+ */
+const PAGE = "page's Policy mode";
 const mean = (xs: number[]): number => xs.reduce((a, v) => a + v, 0) / xs.length;
 const f1 = (x: number) => x.toFixed(1), f2 = (x: number) => x.toFixed(2), f3 = (x: number) => x.toFixed(3);
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
@@ -65,7 +71,11 @@ function render(blocks: Block[], exo: ExoBlock[], seconds: number, meta: Record<
     'Columns: mean latency [95 % CI]; latency over DPP exact\'s [paired CI]; mean reward per request (the drift-plus-penalty objective, higher = lower episode cost); the subject\'s reward minus this planner\'s [paired CI] and the episodes the subject wins of the block\'s; edge energy per token; the share of units on the cloud; the cloud\'s mean load (requests it holds).',
     '',
   ];
-  const summary: string[] = ['| block | subject latency s | best per-decision planner by reward | subject − it [95 % CI] | subject − API cloud-only | subject − textbook toll |', '|---|---:|---|---|---|---|'];
+  const withPage = blocks.every((b) => b.rows.some((r) => r.planner === PAGE));
+  const summary: string[] = [
+    `| block | subject latency s | best per-decision planner by reward | subject − it [95 % CI] | subject − API cloud-only | subject − textbook toll |${withPage ? ` ${PAGE} − the best per-decision planner [95 % CI], episodes won |` : ''}`,
+    `|---|---:|---|---|---|---|${withPage ? '---|' : ''}`,
+  ];
   for (const b of blocks) {
     const exact = b.rows.find((r) => r.planner === 'DPP exact')!, subj = b.rows.find((r) => r.planner === SUBJECT)!;
     lines.push(`## ${b.label}`, '', '| planner | latency s [95 % CI] | vs DPP exact | reward [95 % CI] | subject − this [95 % CI], episodes won | J/token | cloud share | cloud load |', '|---|---:|---|---:|---|---:|---:|---:|');
@@ -78,7 +88,9 @@ function render(blocks: Block[], exo: ExoBlock[], seconds: number, meta: Record<
     const perDecision = b.rows.filter((r) => PER_DECISION.includes(r.planner));
     const bestPd = perDecision.reduce((a, r) => (mean(r.reward) > mean(a.reward) ? r : a));
     const diff = (o: Row) => { const d = bootstrapDiff(subj.reward, o.reward, 5); return `${signed(mean(subj.reward) - mean(o.reward))} [${signed(d.lo)}, ${signed(d.hi)}]`; };
-    summary.push(`| ${b.label} | ${f1(mean(subj.latency))} | ${bestPd.planner} | ${diff(bestPd)} | ${diff(b.rows.find((r) => r.planner === 'API cloud-only')!)} | ${diff(b.rows.find((r) => r.planner === 'textbook toll (tau = 1)')!)} |`);
+    const page = b.rows.find((r) => r.planner === PAGE);
+    const pageCell = page ? (() => { const d = bootstrapDiff(page.reward, bestPd.reward, 6); return ` ${signed(mean(page.reward) - mean(bestPd.reward))} [${signed(d.lo)}, ${signed(d.hi)}], ${page.reward.filter((x, i) => x > bestPd.reward[i]!).length}/${page.reward.length} |`; })() : '';
+    summary.push(`| ${b.label} | ${f1(mean(subj.latency))} | ${bestPd.planner} | ${diff(bestPd)} | ${diff(b.rows.find((r) => r.planner === 'API cloud-only')!)} | ${diff(b.rows.find((r) => r.planner === 'textbook toll (tau = 1)')!)} |${withPage ? pageCell : ''}`);
   }
   if (exo.length) {
     lines.push(
@@ -135,7 +147,7 @@ if (args.render) {
     if (have) mergeRows(have.rows, b.rows);
     else exoByLabel.set(b.label, { ...b, rows: [...b.rows] });
   }
-  const order = ['API cloud-only', 'checkpointed cloud-only', 'edge-only', ...PER_DECISION, 'textbook toll (tau = 1)', SUBJECT];
+  const order = ['API cloud-only', 'checkpointed cloud-only', 'edge-only', ...PER_DECISION, 'textbook toll (tau = 1)', SUBJECT, PAGE];
   const blocks = [...byLabel.values()].map((b) => ({ ...b, rows: order.map((n) => b.rows.find((r) => r.planner === n)).filter((r): r is Row => r !== undefined) }));
   render(blocks, [...exoByLabel.values()], parts.reduce((a, p) => a + (p.meta.seconds as number), 0), ([...parts].reverse().find((p) => p.meta.rule) ?? parts[0]!).meta); // the subject's rule: the last part that ran it
 } else {
@@ -144,10 +156,10 @@ if (args.render) {
   const model = costModelFor({ edge, cloud, accuracy: loadAccuracy(), config: PRESETS['gpt2-xl'] });
   const only = args.planners?.split(';');
   // the subject's rule is read only when the subject is run (other planners may run in a part of their own)
-  const rule = !only || only.includes(SUBJECT) ? (JSON.parse(readFileSync(args.rule, 'utf8')) as TollRule) : undefined;
+  const rule = !only || only.includes(SUBJECT) || only.includes(PAGE) ? (JSON.parse(readFileSync(args.rule, 'utf8')) as TollRule) : undefined;
   const toll = rule ? tollOf(rule) : () => 0;
   const solver = (exact: boolean) => new FixedPricePlanner(1, DEFAULT_SWITCHING, exact);
-  const planners: Array<[string, () => Planner]> = [
+  const planners = (regime: SharedRegime): Array<[string, () => Planner]> => [
     ['API cloud-only', () => new ApiCloudOnlyPlanner()],
     ['checkpointed cloud-only', () => new CloudOnlyPlanner()],
     ['edge-only', () => new EdgeOnlyPlanner()],
@@ -158,6 +170,7 @@ if (args.render) {
     ['DPP exact+switch', () => solver(true)],
     ['textbook toll (tau = 1)', () => new CongestionPricePlanner(solver(false), () => 1, 'toll 1')],
     [SUBJECT, () => new CongestionPricePlanner(solver(false), toll, 'fitted toll')],
+    [PAGE, () => new CongestionPricePlanner(solver(true), regime.beta === 1 ? toll : () => 0, regime.beta === 1 ? 'fitted toll (serial server)' : 'no toll (batching server)')],
   ];
   const seeds = Array.from({ length: Number(args.episodes) }, (_, i) => EVAL_SEED_BASE + 40_000 + i);
   const blocks: Block[] = [];
@@ -167,7 +180,7 @@ if (args.render) {
         const tb = performance.now(), regime: SharedRegime = { kind, rho, beta };
         const cfg = sharedCloudConfig(model, edge, regime);
         const rows: Row[] = [];
-        for (const [name, make] of planners) {
+        for (const [name, make] of planners(regime)) {
           if (only && !only.includes(name)) continue;
           const r: Row = { planner: name, latency: [], reward: [], energyPerToken: [], cloudFraction: [], meanLoad: [], switches: [] };
           for (const seed of seeds) {

@@ -1,6 +1,6 @@
 // `npm start`: build the page and serve it with the shipped story model (models/stories260K).
 //   tsx scripts/start.ts [--model DIR ...] [--gpt2] [--config PRESET] [--port 8080] [--host 127.0.0.1]
-//                        [--no-build] [--log-level info]
+//                        [--no-build] [--no-batching] [--log-level info]
 // --model may repeat: the server hosts each, the first is the default, and the page offers a
 // picker. A --model folder without weights is made first, with random weights of --config's shape
 // (seed 0). --gpt2 also hosts models/default (as "gpt2"), the random gpt2-small shape, for performance work.
@@ -25,6 +25,8 @@ const { values: a } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '8080' },
     host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
     'no-build': { type: 'boolean', default: false },
+    // each session's calls on their own, as before continuous batching (the page then prices a congestion toll)
+    'no-batching': { type: 'boolean', default: false },
     'log-level': { type: 'string' },
   },
 });
@@ -61,6 +63,7 @@ const server = await createCloudServer({
   port,
   host: a.host,
   webDist,
+  ...(a['no-batching'] ? { batching: false } : {}),
   ...(a['log-level'] ? { logLevel: a['log-level'] } : {}),
 });
 console.log(`splitwise: listening on ${server.url}/ (models: ${server.models.list.map((m) => `${m.id} = ${m.dir}`).join(', ')})`);

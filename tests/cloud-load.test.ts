@@ -46,6 +46,16 @@ describe('the cloud load a probe reports', () => {
       expect(seenByBusy.others).toBeLessThan(0.01); // its own requests are not "others" (the idle edge's setup is)
       expect(seenByBusy.all).toBeCloseTo(seenByIdle.all, 1);
       expect(seenByIdle.recentOthers.slice(-2)).toEqual([before, seenByIdle.others]);
+      // the server batches by default, and says so (the page then prices no congestion toll)
+      expect(seenByIdle.batching).toBe(true);
+      // ...except for a session whose cloud runs at quantized weights: the batcher's graphs take fp32
+      const quantized = await connectRemoteEdge({ server: server.url, plan: 'edge', probeEveryMs: 0, threads: 1, weights: 'fp32', cloudWeights: 'int8' });
+      try {
+        await quantized.link.probe();
+        expect(quantized.link.cloudLoad.snapshot().batching).toBe(false);
+      } finally {
+        await quantized.close();
+      }
       // one other session holds at most one request at a time: its mean count is its busy share
       expect(seenByIdle.concurrency).toBeCloseTo(seenByIdle.others, 6);
       // GET /api/stats reports the same figure for nobody in particular
@@ -61,6 +71,21 @@ describe('the cloud load a probe reports', () => {
     } finally {
       await busy.close();
       await idle.close();
+    }
+  }, 60_000);
+
+  it('a server that does not batch says so in each session\'s report, and the link keeps it', async () => {
+    const serial = await createCloudServer({ modelDir: join(tmp, 'm'), port: 0, logLevel: 'silent', batching: false });
+    const edge = await connectRemoteEdge({ server: serial.url, plan: 'edge', probeEveryMs: 0, threads: 1 });
+    try {
+      await edge.link.probe();
+      expect(edge.link.cloudLoad.snapshot().batching).toBe(false);
+      // a report for no session in particular (GET /api/stats) names no model, so it says nothing of batching
+      const stats = (await (await fetch(`${serial.url}/api/stats`)).json()) as { load: Record<string, unknown> };
+      expect(stats.load.batching).toBeUndefined();
+    } finally {
+      await edge.close();
+      await serial.close();
     }
   }, 60_000);
 });

@@ -119,6 +119,11 @@ export class ModelHost {
     return executor;
   }
 
+  /** Whether `executor`'s whole layers run through the batcher (not when batching is off, nor for a session at other weights). */
+  batches(executor: CloudExecutor): boolean {
+    return this.lanes.has(executor);
+  }
+
   /** The connection of `executor` is gone: its queued steps are dropped and no sweep waits for it. */
   release(executor: CloudExecutor): void {
     this.lanes.get(executor)?.close();

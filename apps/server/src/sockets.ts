@@ -227,7 +227,9 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
     try {
       // answered at once, outside the request queue: the RTT must not include queued compute
       const p = parse(ProbeSchema, m.msg, 'probe');
-      m.ack({ t: p.t, serverTime: Date.now(), load: ctx.load.report(conn.session) } satisfies ProbeReply);
+      // whether this session's cloud batches: the edge prices the others' load by it (a congestion toll only without)
+      const batching = conn.model && conn.executor ? conn.model.batches(conn.executor) : undefined;
+      m.ack({ t: p.t, serverTime: Date.now(), load: { ...ctx.load.report(conn.session), ...(batching !== undefined ? { batching } : {}) } } satisfies ProbeReply);
     } catch (e) {
       answerError(m.ack, e, 'probe', 'reply');
     }

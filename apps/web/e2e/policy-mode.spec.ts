@@ -9,6 +9,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { NetemProxy } from '@splitwise/netem';
 import type { HookWindow } from '../src/hook-types.ts';
 import { PROMPT, collectErrors, readState, sessionStats, waitReady, waitRun } from './helpers.ts';
+import { freePort, startServer } from './server.ts';
 
 const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
 
@@ -54,11 +55,16 @@ test('the named method decides in the browser before each request, and the page 
     expect(first.seen.cloudLoad).toBeGreaterThanOrEqual(0);
     expect(first.seen.cloudLoad).toBeLessThanOrEqual(0.95);
     expect(first.seen.cloudSlowdown).toBeCloseTo(1 / (1 - first.seen.cloudLoad!), 9);
+    // this server batches and says so: no congestion toll
+    expect(first.seen.cloudBatching).toBe(true);
+    expect(first.seen.cloudToll).toBe(0);
+    expect(first.seen.cloudPricedSlowdown).toBe(first.seen.cloudSlowdown);
     expect(s.precision).toBe(first.precision);
     await expect(page.getByRole('radio', { name: 'Policy' })).toHaveAttribute('aria-checked', 'true');
     await expect(page.getByTestId('policy-box')).toContainText('Chose');
     await expect(page.getByTestId('policy-box')).toContainText('RTT');
     await expect(page.getByTestId('policy-box')).toContainText('cloud load');
+    await expect(page.getByTestId('policy-box')).not.toContainText('server does not batch');
     await expect(page.getByTestId('policy-box')).toContainText('Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs');
     expect(first.api).toBe(false);
     await expect(page.locator('[data-notice="token-ids-leave"]')).toBeHidden();
@@ -186,4 +192,53 @@ test('with ?ids=send the method may choose API cloud-only; when it does, the pag
   expect(s.policy!.last!.api).toBe(true);
   await expect(page.locator('[data-notice="token-ids-leave"]')).toBeVisible();
   expect(errors).toEqual([]);
+});
+
+test('on a server that does not batch, the method prices a congestion toll on the load other pages put on it', async ({ page, context }) => {
+  const server = await startServer(await freePort(), ['--no-batching']);
+  const busy = await context.newPage();
+  try {
+    const errors = collectErrors(page);
+    await page.goto(`${server.url}/?plan=policy&max=12`);
+    await waitReady(page);
+    await waitDecision(page);
+    const first = (await readState(page))!.policy!.last!;
+    expect(first.seen.cloudBatching).toBe(false);
+    expect(first.seen.cloudToll).toBeGreaterThanOrEqual(0);
+    expect(first.seen.cloudPricedSlowdown).toBeCloseTo(1 + (1 + first.seen.cloudToll!) * (first.seen.cloudSlowdown! - 1), 9);
+    await expect(page.getByTestId('policy-box')).toContainText('congestion toll');
+    expect((await readState(page))!.policy!.method).toContain('on a server that does not batch, the fitted congestion toll (v4)');
+
+    // another page keeps the server's layers busy: every layer on the cloud, answer after answer
+    await busy.goto(`${server.url}/?plan=cloud&max=64`);
+    await waitReady(busy);
+    await busy.evaluate(() => {
+      const w = globalThis as HookWindow;
+      const loop = async (): Promise<void> => {
+        for (let i = 0; i < 40; i++) await w.__splitwise!.run({ prompt: 'The cloud is busy' });
+      };
+      void loop();
+    });
+    await busy.waitForFunction(() => ((globalThis as HookWindow).__splitwise?.state.last?.tokens.length ?? 0) >= 32);
+    await page.waitForTimeout(2500); // a few probe replies that report the other page's requests
+    await page.getByRole('textbox', { name: 'Prompt' }).fill(PROMPT);
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const r = await waitRun(page);
+    expect(r.tokens).toHaveLength(12);
+    const s = (await readState(page))!.policy!;
+    expect(s.log.map((e) => e.reason)).toContain('before the request');
+    // the last decision (before the request, or mid-answer as the load moved) saw the other page's
+    // load, still running, and priced the toll on it
+    const seen = s.last!.seen;
+    expect(seen.cloudBatching).toBe(false);
+    expect(seen.cloudSlowdown).toBeGreaterThan(1);
+    expect(seen.cloudToll).toBeGreaterThan(0);
+    expect(seen.cloudPricedSlowdown).toBeCloseTo(1 + (1 + seen.cloudToll!) * (seen.cloudSlowdown! - 1), 9);
+    expect(seen.cloudPricedSlowdown).toBeGreaterThan(seen.cloudSlowdown!);
+    await expect(page.getByTestId('policy-box')).toContainText('server does not batch');
+    expect(errors).toEqual([]);
+  } finally {
+    await busy.close();
+    await server.stop();
+  }
 });

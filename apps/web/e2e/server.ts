@@ -25,9 +25,9 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-/** scripts/start.ts in a child process on `port`, serving the already built page. */
-export async function startServer(port: number): Promise<ChildServer> {
-  const args = ['--import', 'tsx', 'scripts/start.ts', '--model', E2E_MODEL_DIR, '--model', 'models/stories260K', '--config', 'tiny', '--port', String(port), '--no-build', '--log-level', 'warn'];
+/** scripts/start.ts in a child process on `port`, serving the already built page (`extra`: more of its flags). */
+export async function startServer(port: number, extra: string[] = []): Promise<ChildServer> {
+  const args = ['--import', 'tsx', 'scripts/start.ts', '--model', E2E_MODEL_DIR, '--model', 'models/stories260K', '--config', 'tiny', '--port', String(port), '--no-build', '--log-level', 'warn', ...extra];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {

@@ -92,6 +92,10 @@ export interface PolicySeen {
   /** The cloud's load from other sessions as priced (rho = L / (1 + L), L the mean number of their requests the server last reported holding) and the slowdown 1 + L; absent before a report (or from an older server). */
   cloudLoad?: number;
   cloudSlowdown?: number;
+  /** Whether the server said it batches; the congestion toll (0 unless it said it does not) and the slowdown priced with it, 1 + (1 + toll)(slowdown - 1). */
+  cloudBatching?: boolean;
+  cloudToll?: number;
+  cloudPricedSlowdown?: number;
 }
 
 export interface PolicyDecisionView {

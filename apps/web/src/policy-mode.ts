@@ -21,6 +21,12 @@
 //   - the cloud's load from other sessions, as the server reports it in every probe's reply (the
 //     last 8): the mean number of their requests it holds, L; the cloud is priced 1 + L times
 //     slower, and a move of that slowdown past the threshold mid-answer is a reason to decide again.
+//     When the server says it does not batch (each session's calls run on their own, so every page
+//     on it slows the others as much as they slow it), the method also prices what its own use of
+//     the cloud costs the others: the fitted congestion toll (congestion-price.ts, the version-4
+//     rule, trained/v4-toll-gpt2xl-rpi5), which in the shared-cloud evaluation lowered the episode
+//     cost of every edge on a heavily loaded serial server and bought nothing on a batching one
+//     (docs/POLICY.md, "Several edges sharing one cloud").
 // Nothing here touches the DOM; the split card draws `view`.
 import { syncPointsPerForward, type PartitionPlan, type WirePrecision } from '@splitwise/core';
 import {
@@ -47,20 +53,30 @@ import {
   type NetworkState,
   type PlanCounts,
   type SwitchingCostOptions,
+  type TollRule,
+  tollOf,
+  withCongestionPrice,
 } from '@splitwise/policy';
 import accuracyJson from '../../../packages/policy/profiles/accuracy-gpt2-random.json';
 import weightsAccuracyJson from '../../../packages/policy/profiles/accuracy-weights.json';
 import cloudProfileJson from '../../../packages/policy/profiles/node-epyc-2vcpu.json';
 import rpi5ChromiumJson from '../../../packages/policy/profiles/rpi5-8gb-chromium-wasm.json';
+import tollRuleJson from '../../../packages/policy/trained/v4-toll-gpt2xl-rpi5/toll-rule.json';
 import type { EdgeApp } from './edge.ts';
 import type { PolicyView } from './hook-types.ts';
 
 /** The method the page decides with, as the panel names it (token ids kept on this device: the default). */
 export const PAGE_METHOD =
-  'Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs; token ids stay on this device (learned policy not used: it loses, see docs/POLICY.md)';
+  'Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs and, on a server that does not batch, the fitted congestion toll (v4); token ids stay on this device (learned policy not used: it loses, see docs/POLICY.md)';
 /** The same with ?ids=send: API cloud-only is one more candidate. */
 export const PAGE_METHOD_SEND_IDS =
-  'Lyapunov DPP, exact over heads, FFN chunks, layer cuts and API cloud-only × precision, with switching costs; token ids may go to the server (learned policy not used: it loses, see docs/POLICY.md)';
+  'Lyapunov DPP, exact over heads, FFN chunks, layer cuts and API cloud-only × precision, with switching costs and, on a server that does not batch, the fitted congestion toll (v4); token ids may go to the server (learned policy not used: it loses, see docs/POLICY.md)';
+
+/**
+ * The congestion toll the page adds when the server does not batch: tau = a + b (f_bar - 1), with
+ * a and b as `npm run train:policy:v4` fitted them, f_bar the slowdown of the last 8 reports and now.
+ */
+export const PAGE_TOLL = tollOf(tollRuleJson as TollRule);
 
 /**
  * Switching costs in the page: every weight is already in this browser's memory (the page loads
@@ -115,7 +131,7 @@ export class PagePolicy {
   private Ze = 0;
   private Za = 0;
   private seen?: NetworkState;
-  /** The cloud's reported load and slowdown at the last decision. */
+  /** The cloud's reported load and slowdown at the last decision (before any toll). */
   private seenCloud?: { load: number; slowdown: number };
   private decidedAt = -Infinity;
   private bandwidthAtLeastBps = NaN;
@@ -242,14 +258,14 @@ export class PagePolicy {
    * capped at 0.95 as the simulator caps it. The last 8 reports are the history. Nothing when the
    * server sent none (an older server).
    */
-  private cloudReport(): Pick<DecisionState, 'cloud'> {
+  private cloudReport(): Pick<DecisionState, 'cloud'> & { batching?: boolean } {
     const c = this.app.link.cloudLoad.snapshot();
     if (!(c.samples > 0) || !Number.isFinite(c.concurrency)) return {};
     const rho = (l: number): number => Math.min(MAX_CLOUD_LOAD, l / (1 + l));
     const load = rho(c.concurrency), slowdown = 1 / (1 - load);
     const recent = c.recentConcurrency.slice(-HISTORY).map(rho);
     while (recent.length < HISTORY) recent.unshift(recent[0] ?? load);
-    return { cloud: { load, slowdown, history: recent } };
+    return { cloud: { load, slowdown, history: recent }, ...(c.batching !== undefined ? { batching: c.batching } : {}) };
   }
 
   private lambdaPerS(now: number): number {
@@ -272,6 +288,7 @@ export class PagePolicy {
       if (!net) throw new Error('the link has no RTT or bandwidth measurement yet');
       if (arrival) this.inRequest = true;
       const kvRows = this.inRequest && !arrival ? request.prompt : 0;
+      const { batching, ...reported } = this.cloudReport();
       const state: DecisionState = {
         net,
         netHistory: this.history.length ? [...this.history] : [net],
@@ -285,11 +302,14 @@ export class PagePolicy {
         radio: (navigator as Navigator & { connection?: { type?: string } }).connection?.type === 'cellular' ? 'lte' : 'wifi',
         ...(this.current ? { current: this.current } : {}),
         ...(kvRows > 0 ? { kvRows } : {}),
-        ...this.cloudReport(),
+        ...reported,
       };
       const t0 = performance.now();
+      // a server that does not batch: price what this page's cloud use costs the other sessions too
+      const toll = state.cloud && batching === false ? PAGE_TOLL(state) : 0;
+      const priced = withCongestionPrice(state, toll);
       const energy = this.energyModel(state.radio);
-      const d = pricedDecision(state, { model: this.cost, energy, objective: OBJECTIVE, allowApi: this.o.allowApi === true }, PAGE_SWITCH_PRICE, PAGE_SWITCHING);
+      const d = pricedDecision(priced, { model: this.cost, energy, objective: OBJECTIVE, allowApi: this.o.allowApi === true }, PAGE_SWITCH_PRICE, PAGE_SWITCHING);
       const ms = performance.now() - t0;
       const graph = this.app.graph, L = graph.config.nLayer;
       const plan = countsToPlan(graph, d.plan);
@@ -329,7 +349,8 @@ export class PagePolicy {
           memoryFreeMB: state.memoryFreeBytes / 2 ** 20,
           battery: state.battery,
           radio: state.radio,
-          ...(state.cloud ? { cloudLoad: state.cloud.load, cloudSlowdown: state.cloud.slowdown } : {}),
+          ...(state.cloud ? { cloudLoad: state.cloud.load, cloudSlowdown: state.cloud.slowdown, cloudToll: toll, cloudPricedSlowdown: priced.cloud!.slowdown } : {}),
+          ...(batching !== undefined ? { cloudBatching: batching } : {}),
         },
         fraction: (L - edgeLayers) / L,
         masked,

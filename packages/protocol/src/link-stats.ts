@@ -78,6 +78,8 @@ export interface CloudLoadSnapshot {
   /** Mean number of other sessions' requests the server held; NaN until a report came. */
   concurrency: number;
   sessions: number;
+  /** What the last report said of batching (undefined: it did not say). */
+  batching?: boolean;
   samples: number;
   /** Recent `others` and `concurrency` figures (oldest first), for the policy's history. */
   recentOthers: number[];
@@ -85,7 +87,7 @@ export interface CloudLoadSnapshot {
 }
 
 export class CloudLoadEstimator {
-  private last?: { others: number; all: number; concurrency: number; sessions: number };
+  private last?: { others: number; all: number; concurrency: number; sessions: number; batching?: boolean };
   private n = 0;
   private recent: number[] = [];
   private recentC: number[] = [];
@@ -99,7 +101,7 @@ export class CloudLoadEstimator {
   add(report: unknown): void {
     const r = CloudLoadReportSchema.safeParse(report);
     if (!r.success) return;
-    this.last = { others: r.data.others, all: r.data.all, concurrency: r.data.concurrency, sessions: r.data.sessions };
+    this.last = { others: r.data.others, all: r.data.all, concurrency: r.data.concurrency, sessions: r.data.sessions, ...(r.data.batching !== undefined ? { batching: r.data.batching } : {}) };
     this.n++;
     this.recent.push(r.data.others);
     this.recentC.push(r.data.concurrency);
@@ -109,6 +111,6 @@ export class CloudLoadEstimator {
 
   snapshot(): CloudLoadSnapshot {
     const l = this.last;
-    return { others: l?.others ?? NaN, all: l?.all ?? NaN, concurrency: l?.concurrency ?? NaN, sessions: l?.sessions ?? 0, samples: this.n, recentOthers: [...this.recent], recentConcurrency: [...this.recentC] };
+    return { others: l?.others ?? NaN, all: l?.all ?? NaN, concurrency: l?.concurrency ?? NaN, sessions: l?.sessions ?? 0, ...(l?.batching !== undefined ? { batching: l.batching } : {}), samples: this.n, recentOthers: [...this.recent], recentConcurrency: [...this.recentC] };
   }
 }

@@ -161,6 +161,14 @@ export const CloudLoadReportSchema = z.strictObject({
   /** Sessions with requests in the window (the asking one included when it had any). */
   sessions: z.number().int().nonnegative(),
   windowMs: z.number().positive(),
+  /**
+   * Whether the asking session's whole layers are served with continuous batching (one run serves
+   * the one-row steps of several sessions, so the others slow it far less than 1 + concurrency).
+   * false: its calls run on their own (batching off, or a session at quantized weights), and a
+   * request meets about 1 + concurrency. Absent from servers before this field, and from reports
+   * for no session in particular.
+   */
+  batching: z.boolean().optional(),
 });
 export type CloudLoadReport = z.output<typeof CloudLoadReportSchema>;
 
