@@ -171,6 +171,21 @@ test('with quantized weights (?weights=q4&cloudWeights=fp32) the method prices t
   expect(errors).toEqual([]);
 });
 
+test('a session whose cloud runs at quantized weights is not batched, so the method prices the congestion toll even on a batching server', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto('/?model=stories260K&plan=policy&max=8&cloudWeights=int8');
+  await waitReady(page);
+  await waitDecision(page);
+  const s = (await readState(page))!;
+  expect(s.policy!.weights).toBe('edge fp32 · cloud int8');
+  const seen = s.policy!.last!.seen;
+  expect(seen.cloudBatching).toBe(false);
+  expect(seen.cloudToll).toBeGreaterThanOrEqual(0);
+  expect(seen.cloudPricedSlowdown).toBeCloseTo(1 + (1 + seen.cloudToll!) * (seen.cloudSlowdown! - 1), 9);
+  await expect(page.getByTestId('policy-box')).toContainText('server does not batch');
+  expect(errors).toEqual([]);
+});
+
 test('with ?ids=send the method may choose API cloud-only; when it does, the page says that token ids leave the device', async ({ page }) => {
   const errors = collectErrors(page);
   // 1 MB for the model: no layer fits on the edge, so the choice is checkpointed cloud-only (the
