@@ -1,7 +1,9 @@
 // The server reports its load in every probe's reply (issue 10: one cloud serves many edges, and
 // the policy prices a contended cloud): while one edge generates, another edge's link hears that
 // others keep the cloud busy, the generating edge hears that nobody else does, and once it stops the
-// figure falls back to 0. A link to a server that sends no report (an older one) keeps none.
+// figure falls back to 0. A link to a server that sends no report (an older one) keeps none. The
+// report also says how much each request of the others slows the asking session's: 1 when its
+// calls run on their own, what an extra row costs a batched run when they share the batcher's runs.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,12 +76,52 @@ describe('the cloud load a probe reports', () => {
     }
   }, 60_000);
 
+  it('a batched session hears how much each other request slows it, from the batcher\'s run times; calls run on their own hear 1', async () => {
+    const edges = await Promise.all([0, 1, 2, 3].map(() => connectRemoteEdge({ server: server.url, plan: 'cloud', probeEveryMs: 0, threads: 1 })));
+    const quantized = await connectRemoteEdge({ server: server.url, plan: 'edge', probeEveryMs: 0, threads: 1, weights: 'fp32', cloudWeights: 'int8' });
+    try {
+      // four edges decode at once for about 1.5 s: their one-row steps share the batcher's runs
+      await Promise.all(edges.map(async (e, i) => {
+        const t0 = performance.now();
+        while (performance.now() - t0 < 1500) for await (const _ of generate(e.recovering, [1, 2, 3 + i], { maxNewTokens: 8 })) void _;
+      }));
+      const batcher = server.stats().batching!.default!;
+      expect(batcher.meanBatch).toBeGreaterThan(1);
+      // each extra row costs a run less than a run of one row: a batch of B rows costs less than B lone runs
+      expect(batcher.rowCost).toBeGreaterThanOrEqual(0);
+      expect(batcher.rowCost).toBeLessThan(1);
+      // the factor a batched session hears: that, plus each step's share of the prompts (run alone), at most 1
+      expect(batcher.promptShare).toBeGreaterThan(0);
+      expect(batcher.contention).toBeCloseTo(Math.min(1, batcher.rowCost! + batcher.promptShare!), 9);
+      await edges[0]!.link.probe();
+      const seen = edges[0]!.link.cloudLoad.snapshot();
+      expect(seen.batching).toBe(true);
+      expect(seen.contention).toBeGreaterThanOrEqual(batcher.rowCost! - 0.05);
+      expect(seen.contention).toBeLessThanOrEqual(1);
+      console.log(`4 edges decoding at once on a batching server: mean batch ${batcher.meanBatch.toFixed(2)}, each extra row ${batcher.rowCost!.toFixed(3)} of a lone run, prompts ${batcher.promptShare!.toFixed(3)} a step, L ${seen.concurrency.toFixed(2)}, contention ${seen.contention!.toFixed(3)}`);
+      // a session at quantized cloud weights is not batched: its calls take turns with the others', 1
+      await quantized.link.probe();
+      expect(quantized.link.cloudLoad.snapshot().contention).toBe(1);
+      // a later report without the figure (no batch in the window) keeps the last one for the history
+      await new Promise((r) => setTimeout(r, 5200));
+      await edges[0]!.link.probe();
+      const after = edges[0]!.link.cloudLoad.snapshot();
+      expect(server.stats().batching!.default!.rowCost).toBeUndefined();
+      expect(after.concurrency).toBe(0);
+      expect(after.contention).toBe(seen.contention);
+    } finally {
+      await Promise.all([...edges, quantized].map((e) => e.close()));
+    }
+  }, 60_000);
+
   it('a server that does not batch says so in each session\'s report, and the link keeps it', async () => {
     const serial = await createCloudServer({ modelDir: join(tmp, 'm'), port: 0, logLevel: 'silent', batching: false });
     const edge = await connectRemoteEdge({ server: serial.url, plan: 'edge', probeEveryMs: 0, threads: 1 });
     try {
       await edge.link.probe();
       expect(edge.link.cloudLoad.snapshot().batching).toBe(false);
+      // its calls take turns with the others': each request they hold slows this one's by one more
+      expect(edge.link.cloudLoad.snapshot().contention).toBe(1);
       // a report for no session in particular (GET /api/stats) names no model, so it says nothing of batching
       const stats = (await (await fetch(`${serial.url}/api/stats`)).json()) as { load: Record<string, unknown> };
       expect(stats.load.batching).toBeUndefined();

@@ -37,6 +37,55 @@ import {
 } from '@splitwise/core';
 import { batchedLayerGraphs, rowValue, type BatchedLayerGraphs } from '@splitwise/runtime-node';
 
+/** The window of runs `sharingCost` reads: the load meter's (load-meter.ts), so the two describe the same seconds. */
+const SHARING_WINDOW_MS = 5000;
+/** Runs of one row whose median is a lone run's cost. */
+const LONE_RUNS = 33;
+
+/** A run the batcher timed: rows, milliseconds, and whether it was a prompt (run alone). */
+export interface TimedRun {
+  rows: number;
+  ms: number;
+  prompt: boolean;
+}
+
+export interface SharingCost {
+  /** What each extra row costs a batched run, over a run of one row; undefined without a run of two rows. */
+  rowCost?: number;
+  /** The prompts' time per one-row step, over a run of one row (0 without prompts). */
+  promptShare: number;
+  /** rowCost + promptShare, at most 1; undefined with rowCost. */
+  contention?: number;
+}
+
+/**
+ * What sharing the batcher costs a session, from runs it timed and the time of a run of one row
+ * (`lone`, ms). rowCost is the slope gamma of T(B) = T(1) (1 + gamma (B - 1)), fitted through T(1)
+ * by least squares over the batches of two or more rows, clamped to [0, 1]: a session that shares
+ * its runs with k others waits 1 + gamma k as long for each step. Prompts run alone, so every
+ * session's prompts delay the others' steps; promptShare is their time per one-row step. Each
+ * other session then slows a batched session's step by about contention = gamma + promptShare
+ * (at most 1). Calls outside the batcher (layers split by units, quantized sessions) and the
+ * server's own work per request are not in it.
+ */
+export function sharingCost(runs: readonly TimedRun[], lone: number): SharingCost {
+  let xy = 0, xx = 0, promptMs = 0, rows = 0;
+  for (const r of runs) {
+    if (r.prompt) {
+      promptMs += r.ms;
+      continue;
+    }
+    rows += r.rows;
+    if (r.rows < 2) continue;
+    xy += (r.ms / lone - 1) * (r.rows - 1);
+    xx += (r.rows - 1) ** 2;
+  }
+  const promptShare = rows > 0 ? promptMs / (rows * lone) : 0;
+  if (xx === 0) return { promptShare };
+  const rowCost = Math.min(1, Math.max(0, xy / xx));
+  return { rowCost, promptShare, contention: Math.min(1, rowCost + promptShare) };
+}
+
 export interface BatchingOptions {
   /** Most one-row steps (sessions) one run takes. @defaultValue 16 */
   maxBatch?: number;
@@ -64,6 +113,10 @@ export interface BatcherStats {
   waitedMs: number;
   /** Batches whose run failed and were run again row by row (each row then failed or not on its own). */
   splitAfterFailure: number;
+  /** Over the last 5 s (`sharingCost`): what each extra row cost a batched run, as a share of a run of one row (`rowCost`); the prompts' time per one-row step in the same unit (`promptShare`); and their sum, at most 1, the contention factor batched sessions are told (`contention`). Absent before they are known. */
+  rowCost?: number;
+  promptShare?: number;
+  contention?: number;
   /** Milliseconds spent in each kind of run: the batched graphs' three stages, and prompts. */
   ms: { front: number; core: number; back: number; prompt: number };
   /** Steps queued now, and live lanes (sessions). */
@@ -149,6 +202,10 @@ export class LayerBatcher {
   private readonly counts = { runs: 0, rows: 0, batches: 0, prompts: 0, sweeps: 0, maxWaitedRuns: 0, waits: 0, waitedMs: 0, splitAfterFailure: 0 };
   private readonly sizes: Record<string, number> = {};
   private readonly ms = { front: 0, core: 0, back: 0, prompt: 0 };
+  /** Decode and prompt runs of the last SHARING_WINDOW_MS (what `sharingCost` reads). */
+  private recentRuns: Array<TimedRun & { at: number }> = [];
+  /** The last LONE_RUNS runs of one row, ms: a step's cost when nobody shares its run. */
+  private loneRuns: number[] = [];
 
   constructor(
     private readonly parts: LayerBatcherParts,
@@ -195,7 +252,9 @@ export class LayerBatcher {
   }
 
   stats(): BatcherStats {
+    const sharing = this.sharing();
     return {
+      ...(sharing?.contention !== undefined ? { rowCost: sharing.rowCost!, promptShare: sharing.promptShare, contention: sharing.contention } : {}),
       ...this.counts,
       meanBatch: this.counts.batches > 0 ? this.counts.rows / this.counts.batches : 0,
       sizes: { ...this.sizes },
@@ -205,6 +264,39 @@ export class LayerBatcher {
       maxBatch: this.maxBatch,
       maxWaitMs: this.maxWaitMs,
     };
+  }
+
+  /** How much each other session's request slows a batched session's, over the last 5 s (`sharingCost`); undefined until known. */
+  contention(): number | undefined {
+    return this.sharing()?.contention;
+  }
+
+  private sharing(): SharingCost | undefined {
+    const lone = this.loneMs();
+    return lone === undefined ? undefined : sharingCost(this.recentRuns, lone);
+  }
+
+  /** The median of the last runs of one row, ms; undefined before one. */
+  private loneMs(): number | undefined {
+    this.pruneRuns();
+    if (this.loneRuns.length === 0) return undefined;
+    const lone = [...this.loneRuns].sort((a, b) => a - b)[this.loneRuns.length >> 1]!;
+    return lone > 0 ? lone : undefined;
+  }
+
+  private noteRun(rows: number, ms: number, prompt = false): void {
+    this.recentRuns.push({ at: performance.now(), rows, ms, prompt });
+    if (rows === 1 && !prompt) {
+      this.loneRuns.push(ms);
+      if (this.loneRuns.length > LONE_RUNS) this.loneRuns.shift();
+    }
+    if (this.recentRuns.length > 4096) this.pruneRuns();
+  }
+
+  private pruneRuns(): void {
+    const since = performance.now() - SHARING_WINDOW_MS;
+    if (this.recentRuns.length && this.recentRuns[0]!.at < since) this.recentRuns = this.recentRuns.filter((r) => r.at >= since);
+    if (this.recentRuns.length > 4096) this.recentRuns = this.recentRuns.slice(-4096);
   }
 
   enqueue(lane: BatchLane, layer: number, feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> {
@@ -349,7 +441,10 @@ export class LayerBatcher {
     if (steps[0]!.rows > 1) {
       this.counts.prompts++;
       try {
-        steps[0]!.resolve(await this.prompt(layer, steps[0]!));
+        const t0 = performance.now();
+        const out = await this.prompt(layer, steps[0]!);
+        this.noteRun(steps[0]!.rows, performance.now() - t0, true);
+        steps[0]!.resolve(out);
       } catch (e) {
         steps[0]!.reject(e);
       }
@@ -359,7 +454,9 @@ export class LayerBatcher {
     this.counts.rows += steps.length;
     this.sizes[steps.length] = (this.sizes[steps.length] ?? 0) + 1;
     try {
+      const t0 = performance.now();
       const results = await this.decode(layer, steps);
+      this.noteRun(steps.length, performance.now() - t0);
       steps.forEach((s, i) => s.resolve(results[i]!));
     } catch (e) {
       if (steps.length === 1) return steps[0]!.reject(e);

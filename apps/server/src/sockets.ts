@@ -229,7 +229,10 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
       const p = parse(ProbeSchema, m.msg, 'probe');
       // whether this session's cloud batches: the edge prices the others' load by it (a congestion toll only without)
       const batching = conn.model && conn.executor ? conn.model.batches(conn.executor) : undefined;
-      m.ack({ t: p.t, serverTime: Date.now(), load: { ...ctx.load.report(conn.session), ...(batching !== undefined ? { batching } : {}) } } satisfies ProbeReply);
+      const load = ctx.load.report(conn.session);
+      // and how much each request the others hold slows this session's, as the server measures it
+      const contention = conn.model && conn.executor ? conn.model.contention(conn.executor) : undefined;
+      m.ack({ t: p.t, serverTime: Date.now(), load: { ...load, ...(batching !== undefined ? { batching } : {}), ...(contention !== undefined ? { contention } : {}) } } satisfies ProbeReply);
     } catch (e) {
       answerError(m.ack, e, 'probe', 'reply');
     }

@@ -257,3 +257,45 @@ test('on a server that does not batch, the method prices a congestion toll on th
     await server.stop();
   }
 });
+
+test('on a batching server the method prices each request the others hold at what the server measures it costs: 1 + beta L', async ({ page, context }) => {
+  const errors = collectErrors(page);
+  // two other pages keep the default (batching) server's layers busy at once, so their steps share runs
+  const busy = await Promise.all([0, 1].map(() => context.newPage()));
+  try {
+    for (const b of busy) {
+      await b.goto('/?plan=cloud&max=64');
+      await waitReady(b);
+    }
+    await Promise.all(busy.map((b) => b.evaluate(() => {
+      const w = globalThis as HookWindow;
+      const loop = async (): Promise<void> => {
+        for (let i = 0; i < 40; i++) await w.__splitwise!.run({ prompt: 'The cloud is busy' });
+      };
+      void loop();
+    })));
+    await Promise.all(busy.map((b) => b.waitForFunction(() => ((globalThis as HookWindow).__splitwise?.state.last?.tokens.length ?? 0) >= 32)));
+    await page.goto('/?plan=policy&max=12');
+    await waitReady(page);
+    await waitDecision(page);
+    await page.waitForTimeout(1500); // probe replies that report the other pages' requests
+    await page.getByRole('textbox', { name: 'Prompt' }).fill(PROMPT);
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const r = await waitRun(page);
+    expect(r.tokens).toHaveLength(12);
+    const seen = (await readState(page))!.policy!.last!.seen;
+    expect(seen.cloudBatching).toBe(true);
+    expect(seen.cloudHeld).toBeGreaterThan(0);
+    // beta from the batcher's run times (what each extra row of a batched run costs, over a run of
+    // one row; how much less than 1 depends on the model and the machine: tests/cloud-load.test.ts)
+    expect(seen.cloudContention).toBeGreaterThanOrEqual(0);
+    expect(seen.cloudContention).toBeLessThanOrEqual(1);
+    expect(seen.cloudSlowdown).toBeCloseTo(Math.min(20, 1 + seen.cloudContention! * seen.cloudHeld!), 9);
+    expect(seen.cloudToll).toBe(0);
+    expect(seen.cloudPricedSlowdown).toBe(seen.cloudSlowdown);
+    await expect(page.getByTestId('policy-box')).toContainText('as the server measures it');
+    expect(errors).toEqual([]);
+  } finally {
+    await Promise.all(busy.map((b) => b.close()));
+  }
+});

@@ -89,9 +89,12 @@ export interface PolicySeen {
   memoryFreeMB: number;
   battery: number;
   radio: 'wifi' | 'lte';
-  /** The cloud's load from other sessions as priced (rho = L / (1 + L), L the mean number of their requests the server last reported holding) and the slowdown 1 + L; absent before a report (or from an older server). */
+  /** The cloud's load from other sessions as priced (rho = 1 - 1 / (1 + beta L), L the mean number of their requests the server last reported holding) and the slowdown 1 + beta L; absent before a report (or from an older server). */
   cloudLoad?: number;
   cloudSlowdown?: number;
+  /** L, the mean number of other sessions' requests the server reported holding; and beta, how much each slows this session's, as the server measured it (absent: not reported, priced 1). */
+  cloudHeld?: number;
+  cloudContention?: number;
   /** Whether the server said it batches; the congestion toll (0 unless it said it does not) and the slowdown priced with it, 1 + (1 + toll)(slowdown - 1). */
   cloudBatching?: boolean;
   cloudToll?: number;

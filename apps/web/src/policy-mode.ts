@@ -19,8 +19,10 @@
 //   - the request (prompt length, tokens asked for), the memory the browser reports, the battery;
 //   - the plan in place and, mid-answer, the rows already in the KV cache (what a switch rebuilds);
 //   - the cloud's load from other sessions, as the server reports it in every probe's reply (the
-//     last 8): the mean number of their requests it holds, L; the cloud is priced 1 + L times
-//     slower, and a move of that slowdown past the threshold mid-answer is a reason to decide again.
+//     last 8): the mean number of their requests it holds, L, and how much each slows this
+//     session's, beta (1 for calls run on their own, the batcher's measure for a batched session);
+//     the cloud is priced 1 + beta L times slower, and a move of that slowdown past the threshold
+//     mid-answer is a reason to decide again.
 //     When the server says it does not batch (each session's calls run on their own, so every page
 //     on it slows the others as much as they slow it), the method also prices what its own use of
 //     the cloud costs the others: the fitted congestion toll (congestion-price.ts, the version-4
@@ -251,21 +253,23 @@ export class PagePolicy {
 
   /**
    * The cloud's load as the server reported it in the link's probe replies: the mean number of
-   * other sessions' requests it held lately (L). It shares its compute between them, so every cloud
-   * kernel is priced 1 + L times slower (the slowdown a serial server showed, within 16 %:
-   * docs/contention-measured.md; a batching server slows less, so this is the cautious side), as
-   * the evaluation prices a contended cloud: load rho = L / (1 + L), so that 1 / (1 - rho) = 1 + L,
-   * capped at 0.95 as the simulator caps it. The last 8 reports are the history. Nothing when the
-   * server sent none (an older server).
+   * other sessions' requests it held lately (L), and how much each of them slows this session's
+   * (beta, `contention`: 1 for calls that run on their own, less for a batched session, from the
+   * batcher's run times). Every cloud kernel is priced 1 + beta L times slower (a serial server
+   * showed 1 + L within 16 %: docs/contention-measured.md). Without a contention figure (an older
+   * server, or none measured yet) beta is 1, the cautious side. As the evaluation prices a contended
+   * cloud: load rho = 1 - 1 / (1 + beta L), capped at 0.95 as the simulator caps it. The last 8
+   * reports are the history. Nothing when the server sent none (an older server).
    */
-  private cloudReport(): Pick<DecisionState, 'cloud'> & { batching?: boolean } {
+  private cloudReport(): Pick<DecisionState, 'cloud'> & { held?: number; batching?: boolean; contention?: number } {
     const c = this.app.link.cloudLoad.snapshot();
     if (!(c.samples > 0) || !Number.isFinite(c.concurrency)) return {};
-    const rho = (l: number): number => Math.min(MAX_CLOUD_LOAD, l / (1 + l));
+    const beta = c.contention ?? 1;
+    const rho = (l: number): number => Math.min(MAX_CLOUD_LOAD, 1 - 1 / (1 + beta * l));
     const load = rho(c.concurrency), slowdown = 1 / (1 - load);
     const recent = c.recentConcurrency.slice(-HISTORY).map(rho);
     while (recent.length < HISTORY) recent.unshift(recent[0] ?? load);
-    return { cloud: { load, slowdown, history: recent }, ...(c.batching !== undefined ? { batching: c.batching } : {}) };
+    return { cloud: { load, slowdown, history: recent }, held: c.concurrency, ...(c.batching !== undefined ? { batching: c.batching } : {}), ...(c.contention !== undefined ? { contention: c.contention } : {}) };
   }
 
   private lambdaPerS(now: number): number {
@@ -288,7 +292,7 @@ export class PagePolicy {
       if (!net) throw new Error('the link has no RTT or bandwidth measurement yet');
       if (arrival) this.inRequest = true;
       const kvRows = this.inRequest && !arrival ? request.prompt : 0;
-      const { batching, ...reported } = this.cloudReport();
+      const { held, batching, contention, ...reported } = this.cloudReport();
       const state: DecisionState = {
         net,
         netHistory: this.history.length ? [...this.history] : [net],
@@ -351,6 +355,8 @@ export class PagePolicy {
           radio: state.radio,
           ...(state.cloud ? { cloudLoad: state.cloud.load, cloudSlowdown: state.cloud.slowdown, cloudToll: toll, cloudPricedSlowdown: priced.cloud!.slowdown } : {}),
           ...(batching !== undefined ? { cloudBatching: batching } : {}),
+          ...(held !== undefined ? { cloudHeld: held } : {}),
+          ...(contention !== undefined ? { cloudContention: contention } : {}),
         },
         fraction: (L - edgeLayers) / L,
         masked,

@@ -12,7 +12,8 @@ import { memoryRange, OBJECTIVE } from './scenario.ts';
 import { modelFootprint } from './policy-runner.ts';
 
 export interface SharedRegime {
-  kind: 'wifi' | 'lte';
+  /** Every edge's channel; 'mixed': even edges on Wi-Fi, odd ones on LTE. */
+  kind: 'wifi' | 'lte' | 'mixed';
   /** The cloud's utilisation if every edge sent every request as API cloud-only, unloaded: N * rate * S_api. */
   rho: number;
   /** Slowdown per other request the cloud holds: 1 one call at a time, 0.4 a batching server (measured 0.2-0.65). */
@@ -35,7 +36,7 @@ export function sharedCloudConfig(model: CostModel, edge: DeviceProfile, r: Shar
     edgeProfile: edge,
     objective: OBJECTIVE,
     workload: DEFAULT_WORKLOAD,
-    channel: (rng) => new MarkovChannel(CHANNEL_SPECS[r.kind], rng),
+    channel: (rng, i) => new MarkovChannel(CHANNEL_SPECS[r.kind === 'mixed' ? (i % 2 === 0 ? 'wifi' : 'lte') : r.kind], rng),
     memoryMinBytes: memory.min,
     memoryMaxBytes: memory.max,
     batteryCapacityJ: 100_000,

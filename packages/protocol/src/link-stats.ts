@@ -80,6 +80,12 @@ export interface CloudLoadSnapshot {
   sessions: number;
   /** What the last report said of batching (undefined: it did not say). */
   batching?: boolean;
+  /**
+   * The last contention factor any report gave (beta: a request meets 1 + beta x concurrency);
+   * undefined before one did. Kept when a later report gives none (the others then hold nearly
+   * nothing), so that the history is priced by it too.
+   */
+  contention?: number;
   samples: number;
   /** Recent `others` and `concurrency` figures (oldest first), for the policy's history. */
   recentOthers: number[];
@@ -87,7 +93,7 @@ export interface CloudLoadSnapshot {
 }
 
 export class CloudLoadEstimator {
-  private last?: { others: number; all: number; concurrency: number; sessions: number; batching?: boolean };
+  private last?: { others: number; all: number; concurrency: number; sessions: number; batching?: boolean; contention?: number };
   private n = 0;
   private recent: number[] = [];
   private recentC: number[] = [];
@@ -101,7 +107,8 @@ export class CloudLoadEstimator {
   add(report: unknown): void {
     const r = CloudLoadReportSchema.safeParse(report);
     if (!r.success) return;
-    this.last = { others: r.data.others, all: r.data.all, concurrency: r.data.concurrency, sessions: r.data.sessions, ...(r.data.batching !== undefined ? { batching: r.data.batching } : {}) };
+    const contention = r.data.contention ?? this.last?.contention;
+    this.last = { others: r.data.others, all: r.data.all, concurrency: r.data.concurrency, sessions: r.data.sessions, ...(r.data.batching !== undefined ? { batching: r.data.batching } : {}), ...(contention !== undefined ? { contention } : {}) };
     this.n++;
     this.recent.push(r.data.others);
     this.recentC.push(r.data.concurrency);
@@ -111,6 +118,6 @@ export class CloudLoadEstimator {
 
   snapshot(): CloudLoadSnapshot {
     const l = this.last;
-    return { others: l?.others ?? NaN, all: l?.all ?? NaN, concurrency: l?.concurrency ?? NaN, sessions: l?.sessions ?? 0, ...(l?.batching !== undefined ? { batching: l.batching } : {}), samples: this.n, recentOthers: [...this.recent], recentConcurrency: [...this.recentC] };
+    return { others: l?.others ?? NaN, all: l?.all ?? NaN, concurrency: l?.concurrency ?? NaN, sessions: l?.sessions ?? 0, ...(l?.batching !== undefined ? { batching: l.batching } : {}), ...(l?.contention !== undefined ? { contention: l.contention } : {}), samples: this.n, recentOthers: [...this.recent], recentConcurrency: [...this.recentC] };
   }
 }

@@ -7,6 +7,12 @@ import { ms } from './format.ts';
 const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
 const num = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
+/** "L others' requests held", and what the server said each costs this session's (beta) when it said. */
+function cloudLoadWhy(s: { cloudHeld?: number; cloudContention?: number; cloudBatching?: boolean }): string {
+  const each = s.cloudContention !== undefined ? `, each slowing this session's by ${pct(s.cloudContention)} as the server measures it` : '';
+  return `${num(s.cloudHeld ?? NaN, 2)} others' requests held${each}${s.cloudBatching === true ? ', batched' : ''}`;
+}
+
 export class PolicyBox {
   readonly el: HTMLElement;
   private readonly head: HTMLElement;
@@ -69,7 +75,7 @@ export class PolicyBox {
       ['memory', `${Math.round(s.memoryFreeMB)} MB`],
       ['battery', `${Math.round(s.battery * 100)}%`],
       ['radio', s.radio === 'lte' ? 'cellular' : 'Wi-Fi/wired'],
-      ['cloud load', s.cloudSlowdown === undefined ? 'not reported' : `×${num(s.cloudSlowdown, 2)} (${num(s.cloudSlowdown - 1, 2)} others' requests held${s.cloudBatching === true ? ', batched' : ''})`],
+      ['cloud load', s.cloudSlowdown === undefined ? 'not reported' : `×${num(s.cloudSlowdown, 2)} (${cloudLoadWhy(s)})`],
       ...(s.cloudBatching === false ? ([['congestion toll', `τ ${num(s.cloudToll ?? 0, 2)}: priced ×${num(s.cloudPricedSlowdown ?? 1, 2)} (server does not batch)`]] as Array<[string, string]>) : []),
       ['Z energy', num(s.Ze, 3)],
       ['Z accuracy', num(s.Za, 3)],

@@ -27,7 +27,9 @@ import type { EnvConfig, WorkloadSpec } from './simulator.ts';
 
 /** Each edge is the single-edge environment's (its channel, request shapes, memory, battery, objective). */
 export interface SharedCloudConfig
-  extends Pick<EnvConfig, 'model' | 'edgeProfile' | 'objective' | 'workload' | 'channel' | 'memoryMinBytes' | 'memoryMaxBytes' | 'batteryCapacityJ' | 'batteryMin' | 'measurementSigma'> {
+  extends Pick<EnvConfig, 'model' | 'edgeProfile' | 'objective' | 'workload' | 'memoryMinBytes' | 'memoryMaxBytes' | 'batteryCapacityJ' | 'batteryMin' | 'measurementSigma'> {
+  /** Edge `edge`'s channel (edges may differ). */
+  channel: (rng: Rng, edge: number) => Channel;
   /** Arrivals are Poisson at `ratePerEdgePerS` at every edge (the workload's burst settings are not used). */
   edges: number;
   ratePerEdgePerS: number;
@@ -118,7 +120,7 @@ export async function runSharedCloudEpisode(cfg: SharedCloudConfig, planner: (ed
   const edges: EdgeState[] = [];
   for (let i = 0; i < cfg.edges; i++) {
     const r = root.fork();
-    const channel = cfg.channel(r.fork()), noise = r.fork(), rng = r.fork();
+    const channel = cfg.channel(r.fork(), i), noise = r.fork(), rng = r.fork();
     edges.push({
       rng, noise, channel, planner: planner(i),
       energy: { activeW: power.activeW, idleW: power.idleW ?? 0, radio: radio[channel.radio] },
