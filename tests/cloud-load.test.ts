@@ -3,7 +3,8 @@
 // others keep the cloud busy, the generating edge hears that nobody else does, and once it stops the
 // figure falls back to 0. A link to a server that sends no report (an older one) keeps none. The
 // report also says how much each request of the others slows the asking session's: 1 when its
-// calls run on their own, what an extra row costs a batched run when they share the batcher's runs.
+// calls run on their own; when they share the batcher's runs, what an extra row costs a run plus
+// each step's share of the prompts, which run alone.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -41,6 +41,8 @@ import { batchedLayerGraphs, rowValue, type BatchedLayerGraphs } from '@splitwis
 const SHARING_WINDOW_MS = 5000;
 /** Runs of one row whose median is a lone run's cost. */
 const LONE_RUNS = 33;
+/** Timed runs kept at most, whatever the run rate (the oldest go first). */
+const MAX_RUNS = 4096;
 
 /** A run the batcher timed: rows, milliseconds, and whether it was a prompt (run alone). */
 export interface TimedRun {
@@ -290,13 +292,14 @@ export class LayerBatcher {
       this.loneRuns.push(ms);
       if (this.loneRuns.length > LONE_RUNS) this.loneRuns.shift();
     }
-    if (this.recentRuns.length > 4096) this.pruneRuns();
+    // pruned in bulk, at twice the cap, so that a run costs O(1) however fast runs come
+    if (this.recentRuns.length > 2 * MAX_RUNS) this.pruneRuns();
   }
 
   private pruneRuns(): void {
     const since = performance.now() - SHARING_WINDOW_MS;
     if (this.recentRuns.length && this.recentRuns[0]!.at < since) this.recentRuns = this.recentRuns.filter((r) => r.at >= since);
-    if (this.recentRuns.length > 4096) this.recentRuns = this.recentRuns.slice(-4096);
+    if (this.recentRuns.length > MAX_RUNS) this.recentRuns = this.recentRuns.slice(-MAX_RUNS);
   }
 
   enqueue(lane: BatchLane, layer: number, feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> {

@@ -127,8 +127,8 @@ export class ModelHost {
   /**
    * How much each request of another session that the server holds slows `executor`'s: the
    * server's own measure of beta in f = 1 + beta L (L the load meter's concurrency). Calls that
-   * run on their own take turns with the others', so 1 (a serial server showed 1.05-1.16:
-   * docs/contention-measured.md). A batched session's steps share runs with the others': each
+   * run on their own take turns with the others', so 1 (a serial server's slowdown was 1 + L
+   * within 16 %: docs/contention-measured.md). A batched session's steps share runs with the others': each
    * other session adds a row to its runs and its share of the prompts, which run alone
    * (`LayerBatcher.contention`). Undefined while the batcher has not measured that (no batch of
    * two rows lately: then nobody shared a run).

@@ -82,8 +82,8 @@ export interface CloudLoadSnapshot {
   batching?: boolean;
   /**
    * The last contention factor any report gave (beta: a request meets 1 + beta x concurrency);
-   * undefined before one did. Kept when a later report gives none (the others then hold nearly
-   * nothing), so that the history is priced by it too.
+   * undefined before one did. Kept when a later report gives none (no batch of two rows ran
+   * lately), so that the history is priced by it too.
    */
   contention?: number;
   samples: number;

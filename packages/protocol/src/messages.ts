@@ -173,8 +173,9 @@ export const CloudLoadReportSchema = z.strictObject({
    * How much each request the others hold slows the asking session's, as the server measures it:
    * a request meets about 1 + contention x concurrency. 1 for calls that run on their own; for a
    * batched session, from the batcher's recent run times: what each extra row costs a batched run
-   * as a share of a run of one row, plus each step's share of the prompts, which run alone. Absent from servers before this field, for no session in
-   * particular, and while no batch of two rows has run lately; the edge then prices 1 + concurrency.
+   * as a share of a run of one row, plus each step's share of the prompts, which run alone.
+   * Absent from servers before this field, for no session in particular, and while no batch of
+   * two rows has run lately; the edge then prices with the last factor it heard, or 1.
    */
   contention: z.number().min(0).max(1).optional(),
 });
