@@ -4,7 +4,8 @@
 // figure falls back to 0. A link to a server that sends no report (an older one) keeps none. The
 // report also says how much each request of the others slows the asking session's: 1 when its
 // calls run on their own; when they share the batcher's runs, what an extra row costs a run plus
-// each step's share of the prompts, which run alone.
+// each step's share of the prompts, which run alone. And the share of the others' load held by
+// sessions that said (in a probe) that they price congestion, which the page's toll is in proportion to.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +129,43 @@ describe('the cloud load a probe reports', () => {
       expect(stats.load.batching).toBeUndefined();
     } finally {
       await edge.close();
+      await serial.close();
+    }
+  }, 60_000);
+
+  it('reports the share of the others\' load held by sessions that said they price congestion, as they say it', async () => {
+    const serial = await createCloudServer({ modelDir: join(tmp, 'm'), port: 0, logLevel: 'silent', batching: false });
+    const busy = await connectRemoteEdge({ server: serial.url, plan: 'cloud', probeEveryMs: 0, threads: 1 });
+    const watcher = await connectRemoteEdge({ server: serial.url, plan: 'edge', probeEveryMs: 0, threads: 1 });
+    const generateFor = async (ms: number): Promise<void> => {
+      const t0 = performance.now();
+      while (performance.now() - t0 < ms) for await (const _ of generate(busy.recovering, [1, 2, 3], { maxNewTokens: 8 })) void _;
+    };
+    try {
+      busy.link.pricesCongestion = true;
+      await busy.link.probe(); // the server hears it with the probe
+      await generateFor(1000);
+      await watcher.link.probe();
+      let seen = watcher.link.cloudLoad.snapshot();
+      expect(seen.concurrency).toBeGreaterThan(0);
+      expect(seen.pricingShare).toBeGreaterThan(0.99); // the setup before it said so is a sliver of the window
+      // it stops saying so: once the window has passed, its requests count as not priced
+      busy.link.pricesCongestion = false;
+      await busy.link.probe();
+      await new Promise((r) => setTimeout(r, 5200));
+      await generateFor(1000);
+      await watcher.link.probe();
+      seen = watcher.link.cloudLoad.snapshot();
+      expect(seen.concurrency).toBeGreaterThan(0);
+      expect(seen.pricingShare).toBe(0);
+      // a probe that says it in a form the protocol does not know is refused, and the session keeps serving
+      const reply = (await (watcher.link as unknown as { conn: { socket: { emitWithAck: (e: string, m: unknown) => Promise<{ type: string; error?: { code: string } }> } } }).conn.socket.emitWithAck('probe', { t: 1, pricing: 'yes' }));
+      expect(reply.type).toBe('error');
+      expect(reply.error!.code).toBe('malformed');
+      await watcher.link.probe();
+    } finally {
+      await busy.close();
+      await watcher.close();
       await serial.close();
     }
   }, 60_000);

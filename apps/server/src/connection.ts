@@ -24,6 +24,8 @@ export class Connection {
   /** The model hello chose. */
   model?: ModelHost;
   executor?: CloudExecutor;
+  /** What the session's last probe said of pricing congestion (the load meter counts its requests by it). */
+  pricesCongestion = false;
   closed = false;
   /** Binary bytes of requests queued or running on this connection (bounded by maxQueuedBytes). */
   queuedBytes = 0;

@@ -9,7 +9,7 @@ describe('LoadMeter', () => {
   it('reports the union of busy intervals over the window, with the asking session left out of "others"', () => {
     let now = 0;
     const m = new LoadMeter(1000, () => now, 20_000, 0);
-    expect(m.report('a')).toEqual({ all: 0, others: 0, concurrency: 0, sessions: 0, windowMs: 1000 });
+    expect(m.report('a')).toEqual({ all: 0, others: 0, concurrency: 0, sessions: 0, windowMs: 1000, pricingShare: 0 });
     // a: [1000, 1400); b: [1200, 1600) overlapping it; c: [1800, ...) still in hand at 2000
     now = 1000;
     const endA = m.begin('a');
@@ -32,8 +32,26 @@ describe('LoadMeter', () => {
     expect(m.report().others).toBeCloseTo(r.all, 9); // before hello: everyone is "other"
     // a second later only c, still in hand, is in the window
     now = 3000;
-    expect(m.report('a')).toEqual({ all: 1, others: 1, concurrency: 1, sessions: 1, windowMs: 1000 });
+    expect(m.report('a')).toEqual({ all: 1, others: 1, concurrency: 1, sessions: 1, windowMs: 1000, pricingShare: 0 });
     expect(m.report('c').others).toBe(0);
+  });
+
+  it('reports the share of the others\' concurrency held by requests of sessions that price congestion', () => {
+    let now = 0;
+    const m = new LoadMeter(1000, () => now, 20_000, 0);
+    // p (pricing) holds [0, 600), q (not) holds [200, 1000): for a, 600 of 1,400 ms held are priced
+    const endP = m.begin('p', true);
+    now = 200;
+    const endQ = m.begin('q');
+    now = 600;
+    endP();
+    now = 1000;
+    endQ();
+    expect(m.report('a').pricingShare).toBeCloseTo(600 / 1400, 9);
+    expect(m.report('q').pricingShare).toBe(1); // its own requests are not the others'
+    expect(m.report('p').pricingShare).toBe(0);
+    now = 5000;
+    expect(m.report('a').pricingShare).toBe(0); // nothing held: no share
   });
 
   it('reuses a session\'s report for reuseMs, so a client probing in a loop costs one computation per period', () => {

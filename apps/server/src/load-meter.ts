@@ -4,12 +4,16 @@
 // session's but the asking one's (others); and the mean number of other sessions' requests in hand
 // (concurrency: their summed lengths over the window). The server shares its compute between the
 // requests it holds, so the asking edge's requests take about 1 + concurrency times as long, which
-// is what the policy prices (measured against a real server: scripts/measure-contention.ts). One
+// is what the policy prices (measured against a real server: scripts/measure-contention.ts). And
+// the share of that concurrency held by sessions that said they price congestion (their toll is
+// reciprocal: it reads this share). One
 // meter per process: with --workers each worker reports its own, which its sessions share.
 import type { CloudLoadReport } from '@splitwise/protocol';
 
 interface Interval {
   session: string;
+  /** The session said it prices congestion when this request began. */
+  pricing: boolean;
   start: number;
   /** Infinity while the request is in hand. */
   end: number;
@@ -31,8 +35,8 @@ export class LoadMeter {
   ) {}
 
   /** A request of `session` starts now; call the returned function when it is answered (or fails). */
-  begin(session: string): () => void {
-    const iv: Interval = { session, start: this.now(), end: Infinity };
+  begin(session: string, pricing = false): () => void {
+    const iv: Interval = { session, pricing, start: this.now(), end: Infinity };
     this.intervals.push(iv);
     if (this.intervals.length > this.maxIntervals) this.prune(true);
     return () => {
@@ -54,12 +58,15 @@ export class LoadMeter {
     const from = t - this.windowMs;
     const sessions = new Set<string>();
     for (const iv of this.intervals) if (iv.end > from) sessions.add(iv.session);
+    const concurrency = this.held(from, t, (iv) => iv.session !== session);
+    const priced = this.held(from, t, (iv) => iv.session !== session && iv.pricing);
     return {
       all: this.covered(from, t, () => true),
       others: this.covered(from, t, (iv) => iv.session !== session),
-      concurrency: this.held(from, t, (iv) => iv.session !== session),
+      concurrency,
       sessions: sessions.size,
       windowMs: this.windowMs,
+      pricingShare: concurrency > 0 ? Math.min(1, priced / concurrency) : 0,
     };
   }
 

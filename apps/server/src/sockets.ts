@@ -227,6 +227,7 @@ function onConnection(socket: Socket, ctx: SocketContext): void {
     try {
       // answered at once, outside the request queue: the RTT must not include queued compute
       const p = parse(ProbeSchema, m.msg, 'probe');
+      if (p.pricing !== undefined) conn.pricesCongestion = p.pricing;
       // whether this session's cloud batches: the edge prices the others' load by it (a congestion toll only without)
       const batching = conn.model && conn.executor ? conn.model.batches(conn.executor) : undefined;
       const load = ctx.load.report(conn.session);
@@ -271,7 +272,7 @@ async function handleCloud(conn: Connection, msg: unknown, ctx: SocketContext): 
   checkContext(req, model.graph.config.nPositions);
   const inBytes = binaryBytes(msg);
   const t0 = performance.now();
-  const done = ctx.load.begin(session);
+  const done = ctx.load.begin(session, conn.pricesCongestion);
   let reply: CloudReply;
   try {
     reply = await conn.executor.handle(req);

@@ -209,7 +209,7 @@ test('with ?ids=send the method may choose API cloud-only; when it does, the pag
   expect(errors).toEqual([]);
 });
 
-test('on a server that does not batch, the method prices a congestion toll on the load other pages put on it', async ({ page, context }) => {
+test('on a server that does not batch, the method prices a congestion toll on the load other Policy pages put on it, in proportion to their share', async ({ page, context }) => {
   const server = await startServer(await freePort(), ['--no-batching']);
   const busy = await context.newPage();
   try {
@@ -222,10 +222,11 @@ test('on a server that does not batch, the method prices a congestion toll on th
     expect(first.seen.cloudToll).toBeGreaterThanOrEqual(0);
     expect(first.seen.cloudPricedSlowdown).toBeCloseTo(1 + (1 + first.seen.cloudToll!) * (first.seen.cloudSlowdown! - 1), 9);
     await expect(page.getByTestId('policy-box')).toContainText('congestion toll');
-    expect((await readState(page))!.policy!.method).toContain('on a server that does not batch, the fitted congestion toll (v4)');
+    expect((await readState(page))!.policy!.method).toContain('on a server that does not batch, the fitted congestion toll (v4) in proportion to the share of the others\' load that prices it too');
 
-    // another page keeps the server's layers busy: every layer on the cloud, answer after answer
-    await busy.goto(`${server.url}/?plan=cloud&max=64`);
+    // another Policy page keeps the server's layers busy (1 MB of memory: every layer on the cloud),
+    // answer after answer; it tells the server that it prices congestion too
+    await busy.goto(`${server.url}/?plan=policy&memory=1&max=64`);
     await waitReady(busy);
     await busy.evaluate(() => {
       const w = globalThis as HookWindow;
@@ -243,10 +244,11 @@ test('on a server that does not batch, the method prices a congestion toll on th
     const s = (await readState(page))!.policy!;
     expect(s.log.map((e) => e.reason)).toContain('before the request');
     // the last decision (before the request, or mid-answer as the load moved) saw the other page's
-    // load, still running, and priced the toll on it
+    // load, still running, all of it from a session that prices congestion, and priced the toll on it
     const seen = s.last!.seen;
     expect(seen.cloudBatching).toBe(false);
     expect(seen.cloudSlowdown).toBeGreaterThan(1);
+    expect(seen.cloudPricingShare).toBeGreaterThan(0.9);
     expect(seen.cloudToll).toBeGreaterThan(0);
     expect(seen.cloudPricedSlowdown).toBeCloseTo(1 + (1 + seen.cloudToll!) * (seen.cloudSlowdown! - 1), 9);
     expect(seen.cloudPricedSlowdown).toBeGreaterThan(seen.cloudSlowdown!);

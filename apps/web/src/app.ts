@@ -213,6 +213,8 @@ export class SplitwiseApp {
   setChoice(choice: PlanChoice): void {
     if (!this.app) return;
     const toPolicy = choice.preset === 'policy' && this.choice?.preset !== 'policy';
+    // out of Policy mode the page no longer prices congestion; the server must not count it as if it did
+    if (choice.preset !== 'policy' && this.app.link.pricesCongestion) this.app.link.pricesCongestion = false;
     this.choice = choice;
     this.state.plan = specOf(choice, this.app.graph);
     this.notify();

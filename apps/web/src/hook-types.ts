@@ -99,6 +99,8 @@ export interface PolicySeen {
   cloudBatching?: boolean;
   cloudToll?: number;
   cloudPricedSlowdown?: number;
+  /** The share of the others' load held by sessions that price congestion too, as the server reported it; the toll is in proportion to it. */
+  cloudPricingShare?: number;
 }
 
 export interface PolicyDecisionView {

@@ -28,7 +28,10 @@
 //     the cloud costs the others: the fitted congestion toll (congestion-price.ts, the version-4
 //     rule, trained/v4-toll-gpt2xl-rpi5), which in the shared-cloud evaluation lowered the episode
 //     cost of every edge on a heavily loaded serial server and bought nothing on a batching one
-//     (docs/POLICY.md, "Several edges sharing one cloud").
+//     (docs/POLICY.md, "Several edges sharing one cloud"). It is reciprocal: the page tells the
+//     server that it prices congestion, and tolls in proportion to the share of the others' load
+//     held by sessions that said the same (`pricingShare`). A lone payer, or a page facing load
+//     from clients that do not restrain themselves, gave up its own reward and got nothing back.
 // Nothing here touches the DOM; the split card draws `view`.
 import { syncPointsPerForward, type PartitionPlan, type WirePrecision } from '@splitwise/core';
 import {
@@ -56,6 +59,7 @@ import {
   type PlanCounts,
   type SwitchingCostOptions,
   type TollRule,
+  reciprocalToll,
   tollOf,
   withCongestionPrice,
 } from '@splitwise/policy';
@@ -69,16 +73,17 @@ import type { PolicyView } from './hook-types.ts';
 
 /** The method the page decides with, as the panel names it (token ids kept on this device: the default). */
 export const PAGE_METHOD =
-  'Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs and, on a server that does not batch, the fitted congestion toll (v4); token ids stay on this device (learned policy not used: it loses, see docs/POLICY.md)';
+  'Lyapunov DPP, exact over heads, FFN chunks and layer cuts × precision, with switching costs and, on a server that does not batch, the fitted congestion toll (v4) in proportion to the share of the others\' load that prices it too; token ids stay on this device (learned policy not used: it loses, see docs/POLICY.md)';
 /** The same with ?ids=send: API cloud-only is one more candidate. */
 export const PAGE_METHOD_SEND_IDS =
-  'Lyapunov DPP, exact over heads, FFN chunks, layer cuts and API cloud-only × precision, with switching costs and, on a server that does not batch, the fitted congestion toll (v4); token ids may go to the server (learned policy not used: it loses, see docs/POLICY.md)';
+  'Lyapunov DPP, exact over heads, FFN chunks, layer cuts and API cloud-only × precision, with switching costs and, on a server that does not batch, the fitted congestion toll (v4) in proportion to the share of the others\' load that prices it too; token ids may go to the server (learned policy not used: it loses, see docs/POLICY.md)';
 
 /**
  * The congestion toll the page adds when the server does not batch: tau = a + b (f_bar - 1), with
- * a and b as `npm run train:policy:v4` fitted them, f_bar the slowdown of the last 8 reports and now.
+ * a and b as `npm run train:policy:v4` fitted them, f_bar the slowdown of the last 8 reports and now,
+ * times the share of the others' load held by sessions that price congestion too (reciprocalToll).
  */
-export const PAGE_TOLL = tollOf(tollRuleJson as TollRule);
+export const PAGE_TOLL = reciprocalToll(tollOf(tollRuleJson as TollRule));
 
 /**
  * Switching costs in the page: every weight is already in this browser's memory (the page loads
@@ -262,6 +267,7 @@ export class PagePolicy {
    * reports are the history. Nothing when the server sent none (an older server).
    */
   private cloudReport(): Pick<DecisionState, 'cloud'> & { held?: number; batching?: boolean; contention?: number } {
+    // the share of the others' load held by sessions that price congestion (the toll reads it)
     const c = this.app.link.cloudLoad.snapshot();
     if (!(c.samples > 0) || !Number.isFinite(c.concurrency)) return {};
     const beta = c.contention ?? 1;
@@ -269,7 +275,7 @@ export class PagePolicy {
     const load = rho(c.concurrency), slowdown = 1 / (1 - load);
     const recent = c.recentConcurrency.slice(-HISTORY).map(rho);
     while (recent.length < HISTORY) recent.unshift(recent[0] ?? load);
-    return { cloud: { load, slowdown, history: recent }, held: c.concurrency, ...(c.batching !== undefined ? { batching: c.batching } : {}), ...(c.contention !== undefined ? { contention: c.contention } : {}) };
+    return { cloud: { load, slowdown, history: recent, ...(c.pricingShare !== undefined ? { pricingShare: c.pricingShare } : {}) }, held: c.concurrency, ...(c.batching !== undefined ? { batching: c.batching } : {}), ...(c.contention !== undefined ? { contention: c.contention } : {}) };
   }
 
   private lambdaPerS(now: number): number {
@@ -311,6 +317,8 @@ export class PagePolicy {
       const t0 = performance.now();
       // a server that does not batch: price what this page's cloud use costs the other sessions too
       const toll = state.cloud && batching === false ? PAGE_TOLL(state) : 0;
+      // and says so to the server, which reports the share of its load that restrains itself
+      this.app.link.pricesCongestion = batching === false;
       const priced = withCongestionPrice(state, toll);
       const energy = this.energyModel(state.radio);
       const d = pricedDecision(priced, { model: this.cost, energy, objective: OBJECTIVE, allowApi: this.o.allowApi === true }, PAGE_SWITCH_PRICE, PAGE_SWITCHING);
@@ -354,6 +362,7 @@ export class PagePolicy {
           battery: state.battery,
           radio: state.radio,
           ...(state.cloud ? { cloudLoad: state.cloud.load, cloudSlowdown: state.cloud.slowdown, cloudToll: toll, cloudPricedSlowdown: priced.cloud!.slowdown } : {}),
+          ...(state.cloud?.pricingShare !== undefined ? { cloudPricingShare: state.cloud.pricingShare } : {}),
           ...(batching !== undefined ? { cloudBatching: batching } : {}),
           ...(held !== undefined ? { cloudHeld: held } : {}),
           ...(contention !== undefined ? { cloudContention: contention } : {}),

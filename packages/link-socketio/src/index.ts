@@ -74,6 +74,7 @@ export class SocketLink implements CloudLink {
   /** The cloud's load as the server reports it in every probe's reply (issue 10: the policy prices a contended cloud). */
   readonly cloudLoad = new CloudLoadEstimator();
   precision: WirePrecision;
+  private pricing?: boolean;
   /** How many times the link opened a new session after the first (see reconnect). */
   reconnects = 0;
   private probeTimer?: ReturnType<typeof setInterval>;
@@ -174,6 +175,8 @@ export class SocketLink implements CloudLink {
         this.conn = conn;
         this.at = i;
         this.reconnects++;
+        // the new session is unpriced until it says otherwise: before the recovery's requests
+        if (this.pricing !== undefined) void this.probe().catch(() => undefined);
         return conn.worker;
       } catch (e) {
         errors.push(`${this.urls[i] ?? 'page origin'}: ${(e as Error).message}`);
@@ -183,10 +186,26 @@ export class SocketLink implements CloudLink {
     throw new LinkError(`no cloud server answered: ${errors.join('; ') || 'link is closed'}`, 'connect_failed');
   }
 
+  /**
+   * Whether this edge prices the delay its requests add to other sessions' (the page's Policy mode
+   * does). A change is probed at once, so the server counts the requests that follow by it (a
+   * socket delivers in order); every later probe says it again, also after a reconnect. The server
+   * reports the share of its load held by sessions that do. Undefined: probes do not say (a server
+   * older than the field refuses it).
+   */
+  get pricesCongestion(): boolean | undefined {
+    return this.pricing;
+  }
+  set pricesCongestion(v: boolean | undefined) {
+    if (v === this.pricing) return;
+    this.pricing = v;
+    if (v !== undefined && !this.closed) void this.probe().catch(() => undefined);
+  }
+
   /** One timestamped ping; its round trip feeds the RTT estimate. Returns the RTT in ms. */
   async probe(): Promise<number> {
     const t = performance.now();
-    const reply = await this.call(this.conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t }));
+    const reply = await this.call(this.conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t, ...(this.pricing !== undefined ? { pricing: this.pricing } : {}) }));
     const rtt = performance.now() - t;
     this.network.addRtt(rtt);
     this.cloudLoad.add((reply as { load?: unknown } | undefined)?.load);

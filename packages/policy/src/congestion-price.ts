@@ -68,3 +68,16 @@ export function tollOf(rule: TollRule): (s: DecisionState) => number {
   if (rule.version !== 4 || !Number.isFinite(rule.a) || !Number.isFinite(rule.b)) throw new Error('toll rule: expected version 4 with finite a and b');
   return (s) => (s.cloud ? Math.min(TOLL_MAX, Math.max(0, rule.a + rule.b * (smoothedSlowdown(s) - 1))) : 0);
 }
+
+/**
+ * The toll in proportion to how much of the others' load is held by sessions that price congestion
+ * too (the server reports that share; DecisionState.cloud.pricingShare): `toll(s) * share`, and no
+ * toll when no share is known. Why: the toll is a restraint that pays its payer back only through
+ * the others' restraint. With every edge paying, the fleet's edges each gained under heavy load;
+ * a lone payer, or one edge facing load from outside (other users, the CLI, fixed plans), gives up
+ * its own reward for others and gains nothing back (docs/POLICY.md section 12). Scaling by the
+ * share keeps the first and drops the second. No number here is fitted.
+ */
+export function reciprocalToll(toll: (s: DecisionState) => number): (s: DecisionState) => number {
+  return (s) => (s.cloud?.pricingShare ? toll(s) * Math.min(1, Math.max(0, s.cloud.pricingShare)) : 0);
+}

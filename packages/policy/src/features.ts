@@ -28,9 +28,10 @@ export interface DecisionState {
   /**
    * Opt-in (simulator `dynamics`, issue 10), absent for the shipped policies: the cloud's load as
    * the server reports it (rho, and the slowdown 1 / (1 - rho) of its kernels), with its last
-   * HISTORY reports one second apart, oldest first.
+   * HISTORY reports one second apart, oldest first. `pricingShare`: the share of the others' load
+   * held by sessions that said they price congestion (the reciprocal toll reads it; absent: none known).
    */
-  cloud?: { load: number; slowdown: number; history: number[] };
+  cloud?: { load: number; slowdown: number; history: number[]; pricingShare?: number };
   /** Opt-in: the plan in place before this decision (changing it has a cost when switching costs are on). */
   current?: { counts: PlanCounts; precision: WirePrecision };
   /** Opt-in: rows already in the KV cache (a mid-answer decision; 0 or absent between requests). */

@@ -86,6 +86,8 @@ export interface CloudLoadSnapshot {
    * lately), so that the history is priced by it too.
    */
   contention?: number;
+  /** The last report's share of `concurrency` held by sessions that price congestion (undefined: it did not say). */
+  pricingShare?: number;
   samples: number;
   /** Recent `others` and `concurrency` figures (oldest first), for the policy's history. */
   recentOthers: number[];
@@ -93,7 +95,7 @@ export interface CloudLoadSnapshot {
 }
 
 export class CloudLoadEstimator {
-  private last?: { others: number; all: number; concurrency: number; sessions: number; batching?: boolean; contention?: number };
+  private last?: { others: number; all: number; concurrency: number; sessions: number; batching?: boolean; contention?: number; pricingShare?: number };
   private n = 0;
   private recent: number[] = [];
   private recentC: number[] = [];
@@ -108,7 +110,7 @@ export class CloudLoadEstimator {
     const r = CloudLoadReportSchema.safeParse(report);
     if (!r.success) return;
     const contention = r.data.contention ?? this.last?.contention;
-    this.last = { others: r.data.others, all: r.data.all, concurrency: r.data.concurrency, sessions: r.data.sessions, ...(r.data.batching !== undefined ? { batching: r.data.batching } : {}), ...(contention !== undefined ? { contention } : {}) };
+    this.last = { others: r.data.others, all: r.data.all, concurrency: r.data.concurrency, sessions: r.data.sessions, ...(r.data.batching !== undefined ? { batching: r.data.batching } : {}), ...(contention !== undefined ? { contention } : {}), ...(r.data.pricingShare !== undefined ? { pricingShare: r.data.pricingShare } : {}) };
     this.n++;
     this.recent.push(r.data.others);
     this.recentC.push(r.data.concurrency);
@@ -118,6 +120,6 @@ export class CloudLoadEstimator {
 
   snapshot(): CloudLoadSnapshot {
     const l = this.last;
-    return { others: l?.others ?? NaN, all: l?.all ?? NaN, concurrency: l?.concurrency ?? NaN, sessions: l?.sessions ?? 0, ...(l?.batching !== undefined ? { batching: l.batching } : {}), ...(l?.contention !== undefined ? { contention: l.contention } : {}), samples: this.n, recentOthers: [...this.recent], recentConcurrency: [...this.recentC] };
+    return { others: l?.others ?? NaN, all: l?.all ?? NaN, concurrency: l?.concurrency ?? NaN, sessions: l?.sessions ?? 0, ...(l?.batching !== undefined ? { batching: l.batching } : {}), ...(l?.contention !== undefined ? { contention: l.contention } : {}), ...(l?.pricingShare !== undefined ? { pricingShare: l.pricingShare } : {}), samples: this.n, recentOthers: [...this.recent], recentConcurrency: [...this.recentC] };
   }
 }

@@ -144,7 +144,16 @@ export const WireReplySchema = z.discriminatedUnion('type', [
 ]);
 export type WireReply = z.input<typeof WireReplySchema>;
 
-export const ProbeSchema = z.strictObject({ t: z.number(), pad: Binary.optional() });
+export const ProbeSchema = z.strictObject({
+  t: z.number(),
+  pad: Binary.optional(),
+  /**
+   * Whether this session prices the delay its requests add to the others' (a congestion toll, as
+   * the page's Policy mode does). The server counts its requests from then on as priced, and
+   * reports the share (CloudLoadReport.pricingShare). Absent: as the session last said (at first, no).
+   */
+  pricing: z.boolean().optional(),
+});
 export type Probe = z.input<typeof ProbeSchema>;
 /**
  * The server's load, as a probe's reply reports it (issue 10: one cloud serves many edges, and its
@@ -178,6 +187,12 @@ export const CloudLoadReportSchema = z.strictObject({
    * two rows has run lately; the edge then prices with the last factor it heard, or 1.
    */
   contention: z.number().min(0).max(1).optional(),
+  /**
+   * The share of `concurrency` held by sessions that said they price congestion (ProbeSchema
+   * `pricing`); 0 with no other load. The page's toll is in proportion to it: restraint pays its
+   * payer back only through the others' (docs/POLICY.md section 12). Absent from older servers.
+   */
+  pricingShare: z.number().min(0).max(1).optional(),
 });
 export type CloudLoadReport = z.output<typeof CloudLoadReportSchema>;
 

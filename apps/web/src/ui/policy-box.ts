@@ -76,7 +76,7 @@ export class PolicyBox {
       ['battery', `${Math.round(s.battery * 100)}%`],
       ['radio', s.radio === 'lte' ? 'cellular' : 'Wi-Fi/wired'],
       ['cloud load', s.cloudSlowdown === undefined ? 'not reported' : `×${num(s.cloudSlowdown, 2)} (${cloudLoadWhy(s)})`],
-      ...(s.cloudBatching === false ? ([['congestion toll', `τ ${num(s.cloudToll ?? 0, 2)}: priced ×${num(s.cloudPricedSlowdown ?? 1, 2)} (server does not batch)`]] as Array<[string, string]>) : []),
+      ...(s.cloudBatching === false ? ([['congestion toll', `τ ${num(s.cloudToll ?? 0, 2)}: priced ×${num(s.cloudPricedSlowdown ?? 1, 2)} (server does not batch; ${s.cloudPricingShare === undefined ? 'no share reported' : `${pct(s.cloudPricingShare)} of the others' load prices it too`})`]] as Array<[string, string]>) : []),
       ['Z energy', num(s.Ze, 3)],
       ['Z accuracy', num(s.Za, 3)],
       ...(v.method ? [] : ([['trained for', `${v.trainedLayers} layers`]] as Array<[string, string]>)),

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { PRESETS, buildModelGraph } from '@splitwise/core';
 import { describe, expect, it } from 'vitest';
-import { CongestionPricePlanner, smoothedSlowdown, tollOf, TOLL_MAX, withCongestionPrice } from '../congestion-price.ts';
+import { CongestionPricePlanner, reciprocalToll, smoothedSlowdown, tollOf, TOLL_MAX, withCongestionPrice } from '../congestion-price.ts';
 import { apiCloudOnlyCounts, CostModel, requestCost, type PlanCounts } from '../cost-model.ts';
 import { DEFAULT_SWITCHING } from '../dynamics.ts';
 import type { DecisionState } from '../features.ts';
@@ -104,5 +104,37 @@ describe('congestion toll', () => {
       const c = await new CongestionPricePlanner(inner, () => 8, 'toll 8').decide(s, ctx);
       expect(onCloud(c)).toBeLessThanOrEqual(onCloud(a));
     }
+  });
+
+  it('the reciprocal toll: the toll times the share of the others\' load held by edges that price congestion, none without it', () => {
+    const fitted = tollOf({ version: 4, a: 1, b: 0.5 }), reciprocal = reciprocalToll(fitted);
+    const withShare = (share: number | undefined): DecisionState => {
+      const s = state(3);
+      return { ...s, cloud: { ...s.cloud!, ...(share !== undefined ? { pricingShare: share } : {}) } };
+    };
+    expect(reciprocal(withShare(1))).toBeCloseTo(fitted(state(3)), 12);
+    expect(reciprocal(withShare(0.25))).toBeCloseTo(0.25 * fitted(state(3)), 12);
+    expect(reciprocal(withShare(0))).toBe(0);
+    expect(reciprocal(withShare(undefined))).toBe(0); // an outside load, or a server that does not say
+    expect(reciprocal(state(undefined))).toBe(0);
+  });
+
+  it('the simulator reports the share; with every edge pricing the reciprocal toll is the toll, with one it is no toll', async () => {
+    const cfg = cfgOf(6, 1 / 3), rule = tollOf({ version: 4, a: 1, b: 0.5 });
+    const solver = () => new FixedPricePlanner(1, DEFAULT_SWITCHING, false);
+    const seen: number[] = [];
+    const spy = (toll: (s: DecisionState) => number) => (s: DecisionState) => (s.cloud?.pricingShare !== undefined && seen.push(s.cloud.pricingShare), toll(s));
+    const run = (c: SharedCloudConfig, tolled: (i: number) => boolean, toll: (s: DecisionState) => number) =>
+      runSharedCloudEpisode(c, (i) => (tolled(i) ? new CongestionPricePlanner(solver(), toll, 'toll') : solver()), 3);
+    const all = () => true, first = (i: number) => i === 0;
+    const tolled = await run(cfg, all, rule), none = await run(cfg, all, () => 0);
+    expect(tolled).not.toEqual(none); // the toll changes this episode
+    expect(await run({ ...cfg, pricing: all }, all, spy(reciprocalToll(rule)))).toEqual(tolled);
+    expect(seen.some((x) => x === 1)).toBe(true);
+    expect(await run({ ...cfg, pricing: first }, first, reciprocalToll(rule))).toEqual(none);
+    seen.length = 0;
+    const half = (i: number) => i < 3;
+    await run({ ...cfg, pricing: half }, half, spy(reciprocalToll(rule)));
+    expect(seen.every((x) => x >= 0 && x <= 1) && seen.some((x) => x > 0 && x < 1)).toBe(true);
   });
 });

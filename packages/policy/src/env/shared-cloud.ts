@@ -35,6 +35,12 @@ export interface SharedCloudConfig
   ratePerEdgePerS: number;
   /** Slowdown per other request the cloud holds (1: one call at a time). */
   beta: number;
+  /**
+   * Which edges tell the server that they price congestion (as the page's hello does); the server
+   * reports the share of the others' load those edges hold (DecisionState.cloud.pricingShare).
+   * Absent: none does, and the share is absent too.
+   */
+  pricing?: (edge: number) => boolean;
   switching?: SwitchingCostOptions;
   /** Requests scored per edge; the episode runs until every edge has completed this many. */
   episodeLength: number;
@@ -132,6 +138,11 @@ export async function runSharedCloudEpisode(cfg: SharedCloudConfig, planner: (ed
   const loadPerSecond: number[] = [];
   const othersLoad = (i: number): number => edges.reduce((a, e, j) => (j === i ? a : a + e.duty), 0);
   const slowdownOf = (i: number): number => 1 + cfg.beta * othersLoad(i);
+  const pricingShareOf = (i: number): number | undefined => {
+    if (!cfg.pricing) return undefined;
+    const all = othersLoad(i);
+    return all > 0 ? edges.reduce((a, e, j) => (j !== i && cfg.pricing!(j) ? a + e.duty : a), 0) / all : 0;
+  };
   const drawLen = (rng: Rng, s: WorkloadSpec['prompt']): number => Math.round(clamp(s.median * Math.exp(s.sigma * rng.normal()), s.min, s.max));
   const arrive = (e: EdgeState, until: number): void => {
     const ctx = model.graph.config.nPositions;
@@ -170,7 +181,7 @@ export async function runSharedCloudEpisode(cfg: SharedCloudConfig, planner: (ed
       memoryFreeBytes: e.memory,
       battery: e.battery,
       radio: e.channel.radio,
-      cloud: { load: 1 - 1 / f, slowdown: f, history },
+      cloud: { load: 1 - 1 / f, slowdown: f, history, ...(cfg.pricing ? { pricingShare: pricingShareOf(i)! } : {}) },
       ...(e.current ? { current: e.current } : {}),
     };
   };
