@@ -15,7 +15,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PRESETS } from '@splitwise/core';
-import { CongestionPricePlanner, tollOf, type TollRule } from '../packages/policy/src/congestion-price.ts';
+import { CongestionPricePlanner, reciprocalToll, tollOf, type TollRule } from '../packages/policy/src/congestion-price.ts';
 import { DEFAULT_CONTENTION, DEFAULT_SWITCHING } from '../packages/policy/src/dynamics.ts';
 import { CHANNEL_SPECS, MarkovChannel } from '../packages/policy/src/env/channel.ts';
 import { DEFAULT_WORKLOAD, type EnvConfig } from '../packages/policy/src/env/simulator.ts';
@@ -54,7 +54,10 @@ const SUBJECT = 'fitted toll (v4)';
 /**
  * What the page's Policy mode does (apps/web/src/policy-mode.ts): its solver (DPP exact+switch)
  * with the fitted toll when the server says it serves each session's calls on their own (beta 1),
- * and without one when it batches (where the toll buys nothing measurable).
+ * and without one when it batches (where the toll buys nothing measurable). The page's toll is
+ * reciprocal (in proportion to the share of the others' load that prices congestion too); here every
+ * edge runs the page, so the share is 1 whenever there is load and the row is the fitted toll's
+ * (shared-cloud.test.ts checks that the episodes are identical).
  */
 const PAGE = "page's Policy mode";
 /**
@@ -177,7 +180,7 @@ if (args.render) {
     ['DPP exact+switch', () => solver(true)],
     ['textbook toll (tau = 1)', () => new CongestionPricePlanner(solver(false), () => 1, 'toll 1')],
     [SUBJECT, () => new CongestionPricePlanner(solver(false), toll, 'fitted toll')],
-    [PAGE, () => new CongestionPricePlanner(solver(true), regime.beta === 1 ? toll : () => 0, regime.beta === 1 ? 'fitted toll (serial server)' : 'no toll (batching server)')],
+    [PAGE, () => new CongestionPricePlanner(solver(true), regime.beta === 1 ? reciprocalToll(toll) : () => 0, regime.beta === 1 ? 'fitted toll (serial server)' : 'no toll (batching server)')],
     [PAGE_UNREPORTED, () => new CongestionPricePlanner(solver(true), regime.beta === 1 ? toll : () => 1 / regime.beta - 1, regime.beta === 1 ? 'fitted toll (serial server)' : `priced 1 + L (toll ${(1 / regime.beta - 1).toFixed(2)})`)],
   ];
   const seeds = Array.from({ length: Number(args.episodes) }, (_, i) => EVAL_SEED_BASE + 40_000 + i);
@@ -192,7 +195,8 @@ if (args.render) {
           if (only && !only.includes(name)) continue;
           const r: Row = { planner: name, latency: [], reward: [], energyPerToken: [], cloudFraction: [], meanLoad: [], switches: [] };
           for (const seed of seeds) {
-            const s = summarizeShared(await runSharedCloudEpisode(cfg, make, seed));
+            // every edge of the page's row says it prices congestion (the reciprocal toll reads the share)
+            const s = summarizeShared(await runSharedCloudEpisode(name === PAGE ? { ...cfg, pricing: () => true } : cfg, make, seed));
             r.latency.push(s.latencyS); r.reward.push(s.reward); r.energyPerToken.push(s.energyPerToken); r.cloudFraction.push(s.cloudFraction); r.meanLoad.push(s.meanLoad); r.switches.push(s.switches);
           }
           rows.push(r);
