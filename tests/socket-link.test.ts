@@ -15,18 +15,23 @@ interface Fake {
   url: string;
   name: string;
   hellos: number;
+  probes: Array<Record<string, unknown>>;
   io: Server;
   close(): Promise<void>;
 }
 
-/** A server that says hello as `name` and never answers 'cloud' (unless `answer`). */
-async function fake(name: string, o: { answer?: boolean } = {}): Promise<Fake> {
+/** A server that says hello as `name` and never answers 'cloud' (unless `answer`); `strictProbe`: a server older than the probe's `pricing`, which refuses it. */
+async function fake(name: string, o: { answer?: boolean; strictProbe?: boolean } = {}): Promise<Fake> {
   const http = createServer();
   const io = new Server(http, { parser: wireParser({ maxAttachments: attachmentsFor(2), maxMessageBytes: 1 << 20 }) });
-  const f: Fake = { url: '', name, hellos: 0, io, close: async () => void (await io.close()) };
+  const f: Fake = { url: '', name, hellos: 0, probes: [], io, close: async () => void (await io.close()) };
   io.on('connection', (s) => {
     s.on('hello', (_m, ack) => ack({ ok: true, session: `${name}-${++f.hellos}`, limits: { maxContext: 128, maxMessageBytes: 1 << 20, maxRequestsPerSecond: 1000 }, worker: name }));
-    s.on('probe', (m, ack) => ack({ t: m.t, serverTime: Date.now() }));
+    s.on('probe', (m, ack) => {
+      f.probes.push(m);
+      if (o.strictProbe && 'pricing' in m) ack({ type: 'error', error: { code: 'malformed', message: 'probe: unrecognized key "pricing"' } });
+      else ack({ t: m.t, serverTime: Date.now() });
+    });
     s.on('cloud', (_m, ack) => o.answer && ack({ type: 'ok' }));
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
@@ -62,6 +67,32 @@ describe('SocketLink failure handling', () => {
     const link = await SocketLink.connect(graph, { url: a.url, probeEveryMs: 0, timeoutMs: 200 });
     cleanup.push(() => link.close());
     await expect(link.request({ type: 'reset', plan: halfPlan(graph) })).rejects.toMatchObject({ code: 'timeout' });
+  });
+
+  it('says whether it prices congestion in a probe at once when that changes, and again after a reconnect; a server that refuses the word stops hearing it', async () => {
+    const a = await fake('A', { answer: true });
+    cleanup.push(a.close);
+    const link = await SocketLink.connect(graph, { url: a.url, probeEveryMs: 0, timeoutMs: 2000 });
+    cleanup.push(() => link.close());
+    expect(a.probes.every((m) => !('pricing' in m))).toBe(true); // not set: probes do not say
+    link.pricesCongestion = true;
+    await expect.poll(() => a.probes.at(-1)?.pricing).toBe(true); // probed at once
+    const n = a.probes.length;
+    link.pricesCongestion = true; // no change: no probe
+    await link.reconnect();
+    await expect.poll(() => a.probes.length).toBe(n + 1); // the new session hears it before its requests
+    expect(a.probes.at(-1)!.pricing).toBe(true);
+    link.pricesCongestion = false;
+    await expect.poll(() => a.probes.at(-1)?.pricing).toBe(false);
+
+    const old = await fake('old', { strictProbe: true });
+    cleanup.push(old.close);
+    const toOld = await SocketLink.connect(graph, { url: old.url, probeEveryMs: 0, timeoutMs: 2000 });
+    cleanup.push(() => toOld.close());
+    toOld.pricesCongestion = true;
+    await expect.poll(() => toOld.pricesCongestion).toBeUndefined(); // refused: it stops saying it
+    expect(await toOld.probe()).toBeGreaterThanOrEqual(0);
+    expect('pricing' in old.probes.at(-1)!).toBe(false);
   });
 
   it('reconnect: a new session on the same server first, then round-robin to the next that answers', async () => {

@@ -317,8 +317,8 @@ export class PagePolicy {
       const t0 = performance.now();
       // a server that does not batch: price what this page's cloud use costs the other sessions too
       const toll = state.cloud && batching === false ? PAGE_TOLL(state) : 0;
-      // and says so to the server, which reports the share of its load that restrains itself
-      this.app.link.pricesCongestion = batching === false;
+      // and says so to a server that reports the share (one that does not would refuse the word)
+      if (state.cloud?.pricingShare !== undefined) this.app.link.pricesCongestion = batching === false;
       const priced = withCongestionPrice(state, toll);
       const energy = this.energyModel(state.radio);
       const d = pricedDecision(priced, { model: this.cost, energy, objective: OBJECTIVE, allowApi: this.o.allowApi === true }, PAGE_SWITCH_PRICE, PAGE_SWITCHING);

@@ -208,6 +208,8 @@ export class SocketLink implements CloudLink {
     const reply = await this.call(this.conn, (s) => s.timeout(this.o.timeoutMs ?? 30_000).emitWithAck('probe', { t, ...(this.pricing !== undefined ? { pricing: this.pricing } : {}) }));
     const rtt = performance.now() - t;
     this.network.addRtt(rtt);
+    // a server older than the field refuses the probe (malformed): stop saying it, keep the load reports
+    if (this.pricing !== undefined && (reply as { type?: unknown } | undefined)?.type === 'error') this.pricing = undefined;
     this.cloudLoad.add((reply as { load?: unknown } | undefined)?.load);
     return rtt;
   }
